@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from dfdsite.storage import default_storage_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DFD_VAR_DIR", BASE_DIR / "var"))
 
@@ -111,18 +113,15 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while the worker writes; IMMEDIATE avoids
-                # "database is locked" on read-then-write transactions under concurrency.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web server read while the worker writes; IMMEDIATE avoids
+        # "database is locked" on read-then-write transactions under concurrency.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -154,36 +153,8 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media-not-public/"
 
 STORAGE_BACKEND = env_str("STORAGE_BACKEND", "local")
-if STORAGE_BACKEND == "local":
-    default_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
-    }
-elif STORAGE_BACKEND == "s3":
-    default_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
-            "access_key": env_str("AWS_ACCESS_KEY_ID"),
-            "secret_key": env_str("AWS_SECRET_ACCESS_KEY"),
-            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": env_str("AWS_S3_REGION_NAME") or None,
-            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE", "path"),
-            "signature_version": "s3v4",
-            "default_acl": "private",
-            "querystring_auth": True,
-            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300),
-            "file_overwrite": False,
-            "location": env_str("AWS_LOCATION"),
-        },
-    }
-    if not default_storage["OPTIONS"]["bucket_name"]:
-        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME.")
-else:
-    raise ImproperlyConfigured(f"STORAGE_BACKEND must be 'local' or 's3', got {STORAGE_BACKEND!r}")
-
 STORAGES = {
-    "default": default_storage,
+    "default": default_storage_settings(os.environ, MEDIA_ROOT),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -219,6 +190,23 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_DEFAULT_QUEUE", "default")
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 900)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 960)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-analyses": {"task": "detection.reap_stale_analyses", "schedule": env_int("DFD_REAP_INTERVAL_SECONDS", 60)},
+}
+
+# --- Detection: models, limits on uploads, worker liveness --------------------------------
+DFD_MODELS_DIR = Path(env_str("DFD_MODELS_DIR", str(BASE_DIR / "models")))
+DFD_MAX_UPLOAD_BYTES = env_int("DFD_MAX_UPLOAD_MB", 200) * 1024 * 1024
+DFD_MAX_DURATION_SECONDS = env_int("DFD_MAX_DURATION_SECONDS", 600)
+DFD_MAX_PIXELS = env_int("DFD_MAX_PIXELS", 3840 * 2160)
+DFD_FRAMES_MIN, DFD_FRAMES_MAX, DFD_FRAMES_DEFAULT = 10, 100, 20
+# A processing analysis whose heartbeat is older than this is taken for lost.
+DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
+# How many times an analysis may be started before the reaper gives up on it.
+DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
+# Uploads over 2.5 MB are streamed to temporary files, never held in memory.
+FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
 
 # --- E-mail: console by default, SMTP when EMAIL_HOST is set -----------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from detection import views as detection_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", detection_views.home, name="home"),
+    path("analyses/", include("detection.urls")),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
 ]

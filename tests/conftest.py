@@ -12,6 +12,17 @@ def make_user(username: str):
     )
 
 
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path_factory):
+    """Each test stores uploads in a folder of its own."""
+    from dfdsite.storage import default_storage_settings
+
+    root = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = root
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_settings({}, root)}
+    return root
+
+
 @pytest.fixture
 def alice(db):
     return make_user("alice")
@@ -32,3 +43,50 @@ def alice_client(client, alice):
 def redis_url(tmp_path_factory):
     with services.redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def checkpoint_path():
+    """A small random-weight checkpoint of our own format in the test models folder,
+    written once per session (the backbone is full size; the LSTM is kept small)."""
+    import torch
+    from django.conf import settings
+
+    from detection.engine.checkpoint import CheckpointMetadata, save_checkpoint
+    from detection.engine.model import ResNeXtLSTM
+
+    path = settings.DFD_MODELS_DIR / "test-temporal.pt"
+    if not path.exists():
+        torch.manual_seed(0)
+        model = ResNeXtLSTM(variant="temporal", hidden_size=32)
+        save_checkpoint(model, path, CheckpointMetadata(variant="temporal", hidden_size=32,
+                                                        training_data="random weights (tests)"))
+    return path
+
+
+@pytest.fixture
+def detector(db, checkpoint_path):
+    from detection import services
+
+    return services.detector_register(path=checkpoint_path, name="Test detector", make_default=True)
+
+
+@pytest.fixture(scope="session")
+def face_video_bytes(tmp_path_factory) -> bytes:
+    from tests.videos import face_video
+
+    return face_video(tmp_path_factory.mktemp("videos") / "face.mp4", seconds=1.0).read_bytes()
+
+
+def upload(content: bytes, name: str = "clip.mp4"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="video/mp4")
+
+
+def stored_files(root) -> list[str]:
+    """Every file under a local media root, relative to it."""
+    from pathlib import Path
+
+    root = Path(root)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []

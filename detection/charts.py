@@ -1,0 +1,34 @@
+"""A per-frame score chart drawn as SVG on the server: no chart library, works offline."""
+
+from dataclasses import dataclass
+
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 640, 200, 40, 12, 12, 28
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    index: int
+    timestamp: float
+    probability: float
+
+
+def score_chart(frames, duration: float) -> dict:
+    span = max(duration, max((f.timestamp for f in frames), default=0.0), 1e-6)
+    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+    points = [
+        ChartPoint(
+            x=round(PAD_LEFT + plot_w * (f.timestamp / span), 1),
+            y=round(PAD_TOP + plot_h * (1 - f.probability_fake), 1),
+            index=f.index, timestamp=f.timestamp, probability=f.probability_fake,
+        )
+        for f in frames
+    ]
+    ticks = [{"x": round(PAD_LEFT + plot_w * i / 4, 1), "label": f"{span * i / 4:.1f}s"} for i in range(5)]
+    return {
+        "width": WIDTH, "height": HEIGHT, "points": points,
+        "polyline": " ".join(f"{p.x},{p.y}" for p in points),
+        "threshold_y": PAD_TOP + plot_h * 0.5, "left": PAD_LEFT, "right": WIDTH - PAD_RIGHT,
+        "top": PAD_TOP, "bottom": HEIGHT - PAD_BOTTOM, "ticks": ticks,
+    }

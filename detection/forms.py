@@ -1,0 +1,41 @@
+from django import forms
+from django.conf import settings
+
+from .models import Analysis, DetectorModel
+
+
+class AnalysisUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Video",
+        help_text="MP4, MOV, WebM, MKV or AVI; checked by its content, not its name.",
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*,.mp4,.mov,.webm,.mkv,.avi"}),
+    )
+    frames = forms.IntegerField(
+        label="Frames to analyse", min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX,
+        initial=settings.DFD_FRAMES_DEFAULT,
+        help_text="More frames look at more of the video and take longer.",
+    )
+    strategy = forms.ChoiceField(label="Which frames", choices=Analysis.Strategy.choices,
+                                 initial=Analysis.Strategy.UNIFORM)
+    detector = forms.ModelChoiceField(label="Detector", queryset=DetectorModel.objects.all(), required=False,
+                                      empty_label=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        detectors = DetectorModel.objects.all()
+        if detectors.count() < 2:
+            del self.fields["detector"]  # nothing to choose
+        else:
+            self.fields["detector"].initial = detectors.filter(is_default=True).first()
+
+
+class AnalysisFilterForm(forms.Form):
+    q = forms.CharField(label="File name", required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search file names"}))
+    verdict = forms.ChoiceField(label="Verdict", required=False, choices=[("", "Any verdict"), *Analysis.Verdict.choices])
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *Analysis.Status.choices])
+    created_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    sort = forms.ChoiceField(label="Sort", required=False, choices=[
+        ("newest", "Newest first"), ("oldest", "Oldest first"), ("most_fake", "Most suspicious first"),
+        ("least_fake", "Least suspicious first"), ("name", "File name"),
+    ])

@@ -1,0 +1,127 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class DetectorModel(models.Model):
+    """An installed checkpoint. The file lives under settings.DFD_MODELS_DIR on every worker."""
+
+    name = models.CharField(max_length=100, unique=True)
+    file = models.CharField(max_length=255, help_text="File name inside the models folder.")
+    sha256 = models.CharField(max_length=64, unique=True)
+    variant = models.CharField(max_length=20)
+    backbone = models.CharField(max_length=40, default="resnext50")
+    sequence_length = models.PositiveIntegerField(default=20)
+    input_size = models.PositiveIntegerField(default=112)
+    training_data = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_detector"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def path(self):
+        return settings.DFD_MODELS_DIR / self.file
+
+
+class Analysis(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Verdict(models.TextChoices):
+        REAL = "real", "Authentic"
+        FAKE = "fake", "Manipulated"
+        NO_FACE = "no_face", "No face found"
+
+    class Strategy(models.TextChoices):
+        UNIFORM = "uniform", "Spread over the whole video"
+        CONTIGUOUS = "contiguous", "First frames in a row"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="analyses")
+
+    original_name = models.CharField(max_length=255)
+    video = models.FileField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    container = models.CharField(max_length=20)
+    duration_seconds = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fps = models.FloatField()
+
+    status = models.CharField(max_length=12, choices=Status, default=Status.QUEUED)
+    stage = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    verdict = models.CharField(max_length=10, choices=Verdict, blank=True)
+    probability_fake = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    frames_requested = models.PositiveSmallIntegerField(default=20)
+    frames_analysed = models.PositiveSmallIntegerField(default=0)
+    frames_without_face = models.PositiveSmallIntegerField(default=0)
+    strategy = models.CharField(max_length=12, choices=Strategy, default=Strategy.UNIFORM)
+    detector = models.ForeignKey(DetectorModel, on_delete=models.PROTECT, related_name="analyses")
+    timings = models.JSONField(default=dict, blank=True)
+    poster = models.FileField(max_length=255, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "analyses"
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="analysis_owner_created"),
+            models.Index(fields=["owner", "status"], name="analysis_owner_status"),
+            models.Index(fields=["owner", "verdict"], name="analysis_owner_verdict"),
+            models.Index(fields=["status", "heartbeat_at"], name="analysis_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.get_status_display()})"
+
+    @property
+    def storage_prefix(self) -> str:
+        return f"analyses/{self.id}/"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class FrameResult(models.Model):
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="frames")
+    index = models.PositiveIntegerField(help_text="Frame number in the video, from 0.")
+    timestamp = models.FloatField(help_text="Seconds from the start.")
+    box = models.JSONField(help_text="Face box in the frame: x, y, width, height in pixels.")
+    probability_fake = models.FloatField()
+    thumbnail = models.FileField(max_length=255)
+    heatmap = models.FileField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["analysis", "index"]
+        constraints = [models.UniqueConstraint(fields=["analysis", "index"], name="one_result_per_frame")]
+
+    def __str__(self) -> str:
+        return f"frame {self.index} of {self.analysis_id}"

@@ -1,0 +1,72 @@
+"""Reads: every query is scoped to its owner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, F, Q, QuerySet
+from django.http import Http404
+
+from .models import Analysis, DetectorModel
+
+SORTS = {
+    "newest": "-created_at",
+    "oldest": "created_at",
+    "most_fake": "-probability_fake",
+    "least_fake": "probability_fake",
+    "name": "original_name",
+}
+
+
+@dataclass(frozen=True)
+class AnalysisFilters:
+    status: str = ""
+    verdict: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    search: str = ""
+    sort: str = "newest"
+
+
+def analysis_list(*, owner, filters: AnalysisFilters | None = None) -> QuerySet[Analysis]:
+    filters = filters or AnalysisFilters()
+    queryset = Analysis.objects.filter(owner=owner).select_related("detector")
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.verdict:
+        queryset = queryset.filter(verdict=filters.verdict)
+    if filters.created_from:
+        queryset = queryset.filter(created_at__date__gte=filters.created_from)
+    if filters.created_to:
+        queryset = queryset.filter(created_at__date__lte=filters.created_to)
+    if filters.search:
+        queryset = queryset.filter(original_name__icontains=filters.search)
+    order = SORTS.get(filters.sort, SORTS["newest"])
+    # Analyses without a score sort last whichever way the scores go.
+    if order == "-probability_fake":
+        return queryset.order_by(F("probability_fake").desc(nulls_last=True), "-created_at")
+    if order == "probability_fake":
+        return queryset.order_by(F("probability_fake").asc(nulls_last=True), "-created_at")
+    return queryset.order_by(order, "-created_at")
+
+
+def analysis_get(*, owner, analysis_id) -> Analysis:
+    """The owner's analysis, or 404: other people's analyses do not exist for you."""
+    analysis = Analysis.objects.filter(owner=owner, id=analysis_id).select_related("detector").first()
+    if analysis is None:
+        raise Http404("No such analysis.")
+    return analysis
+
+
+def analysis_counts(*, owner) -> dict[str, int]:
+    return Analysis.objects.filter(owner=owner).aggregate(
+        total=Count("id"),
+        fake=Count("id", filter=Q(verdict=Analysis.Verdict.FAKE)),
+        real=Count("id", filter=Q(verdict=Analysis.Verdict.REAL)),
+        running=Count("id", filter=Q(status__in=[Analysis.Status.QUEUED, Analysis.Status.PROCESSING])),
+    )
+
+
+def detector_list() -> QuerySet[DetectorModel]:
+    return DetectorModel.objects.all()

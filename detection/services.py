@@ -1,0 +1,427 @@
+"""Writes: everything that creates, runs, retries or deletes an analysis lives here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import cv2
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import models, transaction
+from django.utils import timezone
+
+from .engine.errors import VideoError
+from .models import Analysis, DetectorModel, FrameResult
+
+logger = logging.getLogger(__name__)
+
+# Containers we accept, recognised by their first bytes (never by the file name).
+CONTAINER_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "mkv": ".mkv", "avi": ".avi"}
+HEARTBEAT_EVERY_SECONDS = 1.0
+JPEG_QUALITY = 90
+
+
+def sniff_container(head: bytes) -> str | None:
+    """Name the container from a file's first bytes, or None when it is not one we accept."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "mov" if head[8:10] == b"qt" else "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in head[:64] else "mkv"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    return None
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    size_bytes: int
+    sha256: str
+    container: str
+    duration_seconds: float
+    width: int
+    height: int
+    fps: float
+
+
+def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    source.seek(0)
+    for chunk in source.chunks() if hasattr(source, "chunks") else iter(lambda: source.read(1 << 20), b""):
+        size += len(chunk)
+        if size > limit:
+            raise ValidationError(
+                f"The file is larger than the limit of {limit // (1024 * 1024)} MB.", code="too_large"
+            )
+        digest.update(chunk)
+        destination.write(chunk)
+    destination.flush()
+    return size, digest.hexdigest()
+
+
+def upload_check(*, path: str, size_bytes: int, sha256: str) -> UploadCheck:
+    """Validate a video by its content: container, decodability, size in pixels and duration."""
+    from .engine.video import probe  # decodes the first frame: a file without one fails here
+
+    if size_bytes == 0:
+        raise ValidationError("The file is empty.", code="empty")
+    with open(path, "rb") as handle:
+        container = sniff_container(handle.read(64))
+    if container is None:
+        raise ValidationError(
+            "This is not a video file we can read. Upload an MP4, MOV, WebM, MKV or AVI video.", code="not_video"
+        )
+    try:
+        info = probe(path)
+    except VideoError as error:
+        raise ValidationError(f"The video cannot be read: {error}", code="unreadable") from None
+    if info.width * info.height > settings.DFD_MAX_PIXELS:
+        raise ValidationError(
+            f"The video is {info.width}x{info.height} pixels; the limit is {settings.DFD_MAX_PIXELS:,} pixels "
+            "per frame (4K).", code="too_many_pixels"
+        )
+    if info.duration > settings.DFD_MAX_DURATION_SECONDS:
+        raise ValidationError(
+            f"The video lasts {info.duration:.0f} s; the limit is {settings.DFD_MAX_DURATION_SECONDS} s. "
+            "Trim it to the part you want checked.", code="too_long"
+        )
+    return UploadCheck(size_bytes, sha256, container, info.duration, info.width, info.height, info.fps)
+
+
+def detector_get_default() -> DetectorModel | None:
+    return DetectorModel.objects.filter(is_default=True).first() or DetectorModel.objects.order_by("created_at").first()
+
+
+def analysis_create(
+    *, owner, file, frames: int = settings.DFD_FRAMES_DEFAULT, strategy: str = Analysis.Strategy.UNIFORM,
+    detector: DetectorModel | None = None,
+) -> Analysis:
+    """Validate an uploaded video, store it and queue its analysis once the row is committed.
+
+    Raises ValidationError with a message for people; on any failure nothing is stored.
+    """
+    if not settings.DFD_FRAMES_MIN <= frames <= settings.DFD_FRAMES_MAX:
+        raise ValidationError(
+            f"Frames must be between {settings.DFD_FRAMES_MIN} and {settings.DFD_FRAMES_MAX}.", code="frames"
+        )
+    if strategy not in Analysis.Strategy.values:
+        raise ValidationError(f"Unknown strategy {strategy!r}.", code="strategy")
+    detector = detector or detector_get_default()
+    if detector is None:
+        raise ValidationError(
+            "No detector is installed yet. An administrator can install one with "
+            "`python manage.py install_model PATH_OR_URL --default`.", code="no_detector"
+        )
+
+    with tempfile.NamedTemporaryFile(suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR) as temp:
+        size, sha256 = _copy_and_hash(file, temp, settings.DFD_MAX_UPLOAD_BYTES)
+        check = upload_check(path=temp.name, size_bytes=size, sha256=sha256)
+        analysis = Analysis(
+            owner=owner, original_name=_display_name(getattr(file, "name", "") or "video"),
+            size_bytes=check.size_bytes, sha256=check.sha256, container=check.container,
+            duration_seconds=check.duration_seconds, width=check.width, height=check.height, fps=check.fps,
+            frames_requested=frames, strategy=strategy, detector=detector,
+        )
+        temp.seek(0)
+        name = f"{analysis.storage_prefix}video{CONTAINER_EXTENSIONS[check.container]}"
+        analysis.video.name = default_storage.save(name, File(temp, name=name))
+
+    try:
+        with transaction.atomic():
+            analysis.save(force_insert=True)
+            transaction.on_commit(lambda: _enqueue(analysis))
+    except Exception:
+        _delete_stored_files(analysis.storage_prefix)
+        raise
+    return analysis
+
+
+def _display_name(name: str) -> str:
+    """Keep only the base name for display; the stored name never comes from the user."""
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    cleaned = "".join(ch for ch in base if ch.isprintable())
+    return cleaned[:255] or "video"
+
+
+def _enqueue(analysis: Analysis) -> None:
+    from .tasks import run_analysis
+
+    # heartbeat_at of a queued analysis records when it was last sent, so the reaper
+    # resends a lost message without flooding a long queue with copies.
+    Analysis.objects.filter(id=analysis.id, status=Analysis.Status.QUEUED).update(heartbeat_at=timezone.now())
+    try:
+        run_analysis.delay(str(analysis.id))
+    except Exception:
+        # The row stays queued; the reaper sends it again once the broker is back.
+        logger.exception("could not enqueue analysis %s; the reaper will retry", analysis.id)
+
+
+# --- Running -------------------------------------------------------------------------------
+
+
+def _claim(analysis_id) -> Analysis | None:
+    """Mark the analysis as processing, unless it is finished or another worker holds it."""
+    stale_before = timezone.now() - timedelta(seconds=settings.DFD_HEARTBEAT_STALE_SECONDS)
+    with transaction.atomic():
+        analysis = Analysis.objects.select_for_update().filter(id=analysis_id).first()
+        if analysis is None or analysis.is_finished:
+            return None
+        if analysis.status == Analysis.Status.PROCESSING and analysis.heartbeat_at and analysis.heartbeat_at > stale_before:
+            return None
+        now = timezone.now()
+        analysis.status = Analysis.Status.PROCESSING
+        analysis.stage = "starting"
+        analysis.progress = 0
+        analysis.attempts += 1
+        analysis.started_at = now
+        analysis.heartbeat_at = now
+        analysis.error_message = ""
+        analysis.save(update_fields=["status", "stage", "progress", "attempts", "started_at", "heartbeat_at",
+                                     "error_message"])
+    return analysis
+
+
+class _ProgressReporter:
+    """Writes stage, progress and heartbeat: on every stage change, else at most once a second.
+
+    The engine reports its overall fraction; it takes 5-90% of the bar, the copy from
+    storage before it and the writing of results after it take the rest.
+    """
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+        self.last_write = 0.0
+        self.last_stage = ""
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if stage == self.last_stage and now - self.last_write < HEARTBEAT_EVERY_SECONDS:
+            return
+        self.last_stage, self.last_write = stage, now
+        progress = {"download": 0, "save": 95}.get(stage, int(5 + 85 * max(0.0, min(1.0, fraction))))
+        Analysis.objects.filter(id=self.analysis.id).update(stage=stage, progress=progress, heartbeat_at=timezone.now())
+
+
+def analysis_run(*, analysis_id) -> Analysis | None:
+    """Run the detector on one analysis. Idempotent: a finished or held analysis is left alone."""
+    from .engine.predictor import Predictor
+
+    analysis = _claim(analysis_id)
+    if analysis is None:
+        return None
+    report = _ProgressReporter(analysis)
+    workdir = tempfile.mkdtemp(prefix="dfd-run-")
+    try:
+        report("download", 0)
+        local_video = os.path.join(workdir, "video" + os.path.splitext(analysis.video.name)[1])
+        with default_storage.open(analysis.video.name, "rb") as source, open(local_video, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+        predictor = Predictor.from_checkpoint(str(analysis.detector.path))
+        prediction = predictor.predict(
+            local_video, frames=analysis.frames_requested, strategy=analysis.strategy, on_progress=report
+        )
+        report("save", 0)
+        _save_results(analysis, prediction)
+    except VideoError as error:
+        _fail(analysis, f"The video could not be analysed: {error}")
+    except SoftTimeLimitExceeded:
+        _fail(analysis, "The analysis took longer than the time limit. Try fewer frames or a shorter video.")
+    except Exception:
+        logger.exception("analysis %s failed", analysis.id)
+        _fail(analysis, "The analysis failed because of an internal error. You can retry it; if it fails "
+                        "again, the administrators have the details in the worker log.")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    analysis.refresh_from_db()
+    return analysis
+
+
+def _encode_jpeg(image) -> bytes:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("could not encode an image as JPEG")
+    return encoded.tobytes()
+
+
+def _save_results(analysis: Analysis, prediction) -> None:
+    _delete_result_files(analysis)
+    prefix = analysis.storage_prefix
+    heatmaps = {heatmap.frame_index: heatmap for heatmap in prediction.heatmaps}
+    rows = []
+    for frame in prediction.frames:
+        thumbnail = default_storage.save(f"{prefix}frames/{frame.index:06d}.jpg", ContentFile(_encode_jpeg(frame.crop)))
+        heatmap_name = ""
+        if frame.index in heatmaps:
+            heatmap_name = default_storage.save(
+                f"{prefix}heatmaps/{frame.index:06d}.jpg", ContentFile(_encode_jpeg(heatmaps[frame.index].overlay))
+            )
+        x, y, width, height = frame.face_box or frame.box
+        rows.append(FrameResult(
+            analysis=analysis, index=frame.index, timestamp=frame.timestamp,
+            box={"x": int(x), "y": int(y), "width": int(width), "height": int(height)},
+            probability_fake=float(frame.probability_fake), thumbnail=thumbnail, heatmap=heatmap_name,
+        ))
+    poster = ""
+    if rows:
+        most_suspicious = max(rows, key=lambda row: row.probability_fake)
+        poster = most_suspicious.thumbnail.name
+    with transaction.atomic():
+        FrameResult.objects.filter(analysis=analysis).delete()
+        FrameResult.objects.bulk_create(rows)
+        Analysis.objects.filter(id=analysis.id).update(
+            status=Analysis.Status.DONE, stage="done", progress=100, verdict=prediction.label,
+            probability_fake=prediction.probability_fake, confidence=prediction.confidence,
+            frames_analysed=prediction.frames_analysed, frames_without_face=prediction.frames_without_face,
+            timings=asdict(prediction.timings), poster=poster, finished_at=timezone.now(), heartbeat_at=timezone.now(),
+            error_message="",
+        )
+
+
+def _fail(analysis: Analysis, message: str) -> None:
+    _delete_result_files(analysis)
+    with transaction.atomic():
+        FrameResult.objects.filter(analysis=analysis).delete()
+        Analysis.objects.filter(id=analysis.id).update(
+            status=Analysis.Status.FAILED, stage="failed", error_message=message, verdict="",
+            probability_fake=None, confidence=None, poster="", finished_at=timezone.now(),
+        )
+
+
+# --- Files -----------------------------------------------------------------------------------
+
+
+def _stored_names(prefix: str) -> list[str]:
+    """Every stored file under a prefix (both storages list directories)."""
+    try:
+        directories, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    names = [prefix + name for name in files]
+    for directory in directories:
+        names.extend(_stored_names(f"{prefix}{directory}/"))
+    return names
+
+
+def _delete_result_files(analysis: Analysis) -> None:
+    """Delete thumbnails and heat maps, keep the video."""
+    for name in _stored_names(analysis.storage_prefix):
+        if name != analysis.video.name:
+            default_storage.delete(name)
+
+
+def _delete_stored_files(prefix: str) -> None:
+    for name in _stored_names(prefix):
+        default_storage.delete(name)
+    try:  # local disk: remove the now empty folders too
+        shutil.rmtree(default_storage.path(prefix), ignore_errors=True)
+    except NotImplementedError:
+        pass
+
+
+# --- Retry, delete, reap ----------------------------------------------------------------------
+
+
+def analysis_retry(*, analysis: Analysis) -> Analysis:
+    """Queue a finished analysis again, from scratch."""
+    if not analysis.is_finished:
+        raise ValidationError("This analysis is still running.", code="running")
+    _delete_result_files(analysis)
+    with transaction.atomic():
+        FrameResult.objects.filter(analysis=analysis).delete()
+        Analysis.objects.filter(id=analysis.id).update(
+            status=Analysis.Status.QUEUED, stage="", progress=0, error_message="", verdict="", probability_fake=None,
+            confidence=None, frames_analysed=0, frames_without_face=0, timings={}, poster="", attempts=0,
+            started_at=None, finished_at=None, heartbeat_at=None,
+        )
+        transaction.on_commit(lambda: _enqueue(analysis))
+    analysis.refresh_from_db()
+    return analysis
+
+
+def analysis_delete(*, analysis: Analysis) -> None:
+    """Delete the analysis and every file stored for it."""
+    prefix = analysis.storage_prefix  # delete() clears the primary key
+    with transaction.atomic():
+        analysis.delete()
+    _delete_stored_files(prefix)
+
+
+@dataclass
+class ReapReport:
+    requeued: list
+    failed: list
+
+
+def analyses_reap_stale(*, stale_after_seconds: int | None = None, queued_after_seconds: int = 900) -> ReapReport:
+    """Requeue analyses whose worker went silent (once), fail them after that, and resend
+    queued analyses whose message never reached a worker. Nothing stays processing forever."""
+    stale_after = settings.DFD_HEARTBEAT_STALE_SECONDS if stale_after_seconds is None else stale_after_seconds
+    now = timezone.now()
+    report = ReapReport(requeued=[], failed=[])
+    stale = Analysis.objects.filter(status=Analysis.Status.PROCESSING, heartbeat_at__lt=now - timedelta(seconds=stale_after))
+    for analysis in stale.select_related("detector"):
+        with transaction.atomic():
+            updated = Analysis.objects.filter(id=analysis.id, status=Analysis.Status.PROCESSING,
+                                              heartbeat_at=analysis.heartbeat_at)
+            if analysis.attempts >= settings.DFD_MAX_ATTEMPTS:
+                if updated.update(status=Analysis.Status.FAILED, stage="failed", finished_at=now, error_message=(
+                        "The worker processing this video stopped responding, twice. You can retry; if it "
+                        "happens again, try fewer frames or a shorter video.")):
+                    report.failed.append(analysis.id)
+                    transaction.on_commit(lambda a=analysis: _delete_result_files(a))
+            elif updated.update(status=Analysis.Status.QUEUED, stage="requeued", progress=0):
+                report.requeued.append(analysis.id)
+                transaction.on_commit(lambda a=analysis: _enqueue(a))
+    forgotten = Analysis.objects.filter(status=Analysis.Status.QUEUED).filter(
+        models.Q(heartbeat_at__isnull=True) | models.Q(heartbeat_at__lt=now - timedelta(seconds=queued_after_seconds))
+    )
+    for analysis in forgotten:
+        report.requeued.append(analysis.id)
+        _enqueue(analysis)
+    return report
+
+
+# --- Detectors ---------------------------------------------------------------------------------
+
+
+def detector_register(*, path, name: str = "", make_default: bool = False, description: str = "") -> DetectorModel:
+    """Register a checkpoint that lies in the models folder: load it once to validate it and
+    read its metadata. Raises engine.errors.CheckpointError for a file that is not one."""
+    from pathlib import Path
+
+    from .engine.checkpoint import load_checkpoint
+
+    path = Path(path).resolve()
+    models_dir = settings.DFD_MODELS_DIR.resolve()
+    if models_dir not in path.parents:
+        raise ValueError(f"{path} is not inside the models folder {models_dir}")
+    loaded = load_checkpoint(path)
+    meta = loaded.metadata
+    existing = DetectorModel.objects.filter(sha256=loaded.sha256).first()
+    with transaction.atomic():
+        if make_default:
+            DetectorModel.objects.filter(is_default=True).update(is_default=False)
+        detector = existing or DetectorModel(sha256=loaded.sha256)
+        detector.name = name or (existing.name if existing else path.stem)
+        detector.file = str(path.relative_to(models_dir))
+        detector.variant = meta.variant
+        detector.backbone = meta.backbone
+        detector.sequence_length = meta.sequence_length
+        detector.input_size = meta.input_size
+        detector.training_data = meta.training_data
+        detector.metrics = meta.metrics
+        detector.metadata = {"format": loaded.format, **{k: v for k, v in asdict(meta).items() if k != "metrics"}}
+        detector.description = description or detector.description
+        detector.is_default = make_default or detector.is_default or not DetectorModel.objects.exists()
+        detector.save()
+    return detector

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "detection"
+
+urlpatterns = [
+    path("", views.analysis_list, name="analysis_list"),
+    path("new/", views.analysis_new, name="analysis_new"),
+    path("<uuid:analysis_id>/", views.analysis_detail, name="analysis_detail"),
+    path("<uuid:analysis_id>/status/", views.analysis_status, name="analysis_status"),
+    path("<uuid:analysis_id>/delete/", views.analysis_delete, name="analysis_delete"),
+    path("<uuid:analysis_id>/retry/", views.analysis_retry, name="analysis_retry"),
+    path("<uuid:analysis_id>/video/", views.analysis_file, {"kind": "video"}, name="analysis_video"),
+    path("<uuid:analysis_id>/poster.jpg", views.analysis_file, {"kind": "poster"}, name="analysis_poster"),
+    path("<uuid:analysis_id>/frames/<int:index>/thumbnail.jpg", views.analysis_file, {"kind": "thumbnail"},
+         name="frame_thumbnail"),
+    path("<uuid:analysis_id>/frames/<int:index>/heatmap.jpg", views.analysis_file, {"kind": "heatmap"},
+         name="frame_heatmap"),
+]

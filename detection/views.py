@@ -1,0 +1,168 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import selectors, services
+from .charts import score_chart
+from .forms import AnalysisFilterForm, AnalysisUploadForm
+from .models import Analysis
+
+PAGE_SIZE = 20
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+@require_GET
+def home(request):
+    return render(request, "detection/home.html", {
+        "counts": selectors.analysis_counts(owner=request.user),
+        "recent": selectors.analysis_list(owner=request.user)[:6],
+        "has_detector": selectors.detector_list().exists(),
+    })
+
+
+@require_GET
+def analysis_list(request):
+    form = AnalysisFilterForm(request.GET or None)
+    filters = selectors.AnalysisFilters()
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.AnalysisFilters(
+            status=data["status"], verdict=data["verdict"], created_from=data["created_from"],
+            created_to=data["created_to"], search=data["q"].strip(), sort=data["sort"] or "newest",
+        )
+    page = Paginator(selectors.analysis_list(owner=request.user, filters=filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "detection/analysis_list.html", {
+        "form": form, "page": page, "query": query.urlencode(), "filtered": filters != selectors.AnalysisFilters(),
+        "has_any": selectors.analysis_list(owner=request.user).exists(),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def analysis_new(request):
+    has_detector = selectors.detector_list().exists()
+    form = AnalysisUploadForm()
+    status = 200
+    if request.method == "POST":
+        too_large = int(request.META.get("CONTENT_LENGTH") or 0) > settings.DFD_MAX_UPLOAD_BYTES + 1024 * 1024
+        form = AnalysisUploadForm(None if too_large else request.POST, None if too_large else request.FILES)
+        if too_large:
+            form.is_valid()
+            form.errors.clear()
+            form.add_error("file", _too_large_message())
+            status = 413
+        elif form.is_valid():
+            try:
+                analysis = services.analysis_create(
+                    owner=request.user, file=form.cleaned_data["file"], frames=form.cleaned_data["frames"],
+                    strategy=form.cleaned_data["strategy"], detector=form.cleaned_data.get("detector"),
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
+                status = 413 if getattr(error, "code", "") == "too_large" else 400
+            else:
+                url = reverse("detection:analysis_detail", args=[analysis.id])
+                if _wants_json(request):
+                    return JsonResponse({"id": str(analysis.id), "url": url}, status=201)
+                return redirect(url)
+        else:
+            status = 400
+        if _wants_json(request):
+            return JsonResponse({"errors": {field: [str(e) for e in errs] for field, errs in form.errors.items()}},
+                                status=status)
+    return render(request, "detection/analysis_new.html", {
+        "form": form, "has_detector": has_detector, "max_upload_mb": settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_duration": settings.DFD_MAX_DURATION_SECONDS,
+    }, status=status)
+
+
+def _too_large_message() -> str:
+    return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+
+
+@require_GET
+def analysis_detail(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    frames = list(analysis.frames.all())
+    heatmaps = [frame for frame in sorted(frames, key=lambda f: -f.probability_fake) if frame.heatmap]
+    return render(request, "detection/analysis_detail.html", {
+        "analysis": analysis, "frames": frames, "heatmaps": heatmaps,
+        "chart": score_chart(frames, analysis.duration_seconds) if frames else None,
+    })
+
+
+@require_GET
+def analysis_status(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    return JsonResponse({
+        "id": str(analysis.id), "status": analysis.status, "stage": analysis.stage, "progress": analysis.progress,
+        "verdict": analysis.verdict, "probability_fake": analysis.probability_fake,
+        "error_message": analysis.error_message, "finished": analysis.is_finished,
+    })
+
+
+@require_POST
+def analysis_delete(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    name = analysis.original_name
+    services.analysis_delete(analysis=analysis)
+    messages.success(request, f"Deleted the analysis of “{name}” and its files.")
+    return redirect("detection:analysis_list")
+
+
+@require_POST
+def analysis_retry(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    try:
+        services.analysis_retry(analysis=analysis)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    else:
+        messages.success(request, "The analysis was queued again.")
+    return redirect("detection:analysis_detail", analysis_id=analysis.id)
+
+
+@require_GET
+def analysis_file(request, analysis_id, kind, index=None):
+    """Stream a stored file to its owner only (local disk), or redirect to a short-lived
+    presigned URL (S3). Files are never public."""
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    if kind == "video":
+        name = analysis.video.name
+    elif kind == "poster":
+        name = analysis.poster.name
+    else:
+        frame = get_object_or_404(analysis.frames, index=index)
+        name = frame.thumbnail.name if kind == "thumbnail" else frame.heatmap.name
+    if not name:
+        raise Http404("No such file.")
+    try:
+        default_storage.path(name)
+    except NotImplementedError:
+        return HttpResponseRedirect(default_storage.url(name))
+    try:
+        handle = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        raise Http404("No such file.") from None
+    response = FileResponse(handle, content_type=_content_type(kind, analysis))
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _content_type(kind: str, analysis: Analysis) -> str:
+    if kind != "video":
+        return "image/jpeg"
+    return {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
+            "avi": "video/x-msvideo"}[analysis.container]
