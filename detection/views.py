@@ -56,10 +56,11 @@ def analysis_new(request):
     form = AnalysisUploadForm()
     status = 200
     if request.method == "POST":
+        # Refuse an oversized body from its declared length, before Django reads it.
         too_large = int(request.META.get("CONTENT_LENGTH") or 0) > settings.DFD_MAX_UPLOAD_BYTES + 1024 * 1024
-        form = AnalysisUploadForm(None if too_large else request.POST, None if too_large else request.FILES)
+        form = AnalysisUploadForm({} if too_large else request.POST, {} if too_large else request.FILES)
         if too_large:
-            form.is_valid()
+            form.full_clean()
             form.errors.clear()
             form.add_error("file", _too_large_message())
             status = 413

@@ -90,3 +90,58 @@ def stored_files(root) -> list[str]:
 
     root = Path(root)
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def redis_broker(redis_url):
+    """Send this process's tasks to the test Redis (a worker started by the test listens there)."""
+    from dfdsite.celery import app
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.close()  # drop pooled connections to the previous broker
+    app.conf.broker_url, app.conf.broker_transport_options = redis_url, {}
+    yield redis_url
+    app.close()
+    app.conf.broker_url, app.conf.broker_transport_options = saved
+
+
+@pytest.fixture
+def s3_storage(settings, tmp_path_factory):
+    """Uploads on a real SeaweedFS S3 server, for this process and the workers it starts."""
+    from dfdsite.storage import default_storage_settings
+
+    with services.seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as s3:
+        env = {key: value for key, value in s3.items() if key != "client"} | {"STORAGE_BACKEND": "s3"}
+        settings.STORAGES = {**settings.STORAGES, "default": default_storage_settings(env, settings.MEDIA_ROOT)}
+        yield {"env": env, "client": s3["client"], "bucket": s3["AWS_STORAGE_BUCKET_NAME"]}
+
+
+@pytest.fixture
+def start_worker(redis_broker, settings, tmp_path):
+    """Start real Celery worker processes on the test database, broker, storage and models."""
+    from django.db import connection
+
+    started = []
+
+    def start(storage_env: dict | None = None, **extra):
+        env = services.django_env(
+            DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path / "worker-var"), CELERY_BROKER_URL=redis_broker,
+            DATABASE_URL=services.database_url_for(connection), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+            DFD_MODELS_DIR=str(settings.DFD_MODELS_DIR), **(storage_env or {}), **extra,
+        )
+        worker = services.start_celery_worker(env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        services.stop_process(worker)
+
+
+def wait_for_status(analysis, statuses, timeout: float = 120):
+    def finished():
+        analysis.refresh_from_db()
+        return analysis.status in statuses
+
+    services.wait_until(finished, timeout, f"analysis {analysis.id} to reach {statuses}", interval=0.25)
+    return analysis

