@@ -10,6 +10,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import cv2
 from celery.exceptions import SoftTimeLimitExceeded
@@ -393,26 +394,32 @@ def analyses_reap_stale(*, stale_after_seconds: int | None = None, queued_after_
 
 # --- Detectors ---------------------------------------------------------------------------------
 
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
 
-def detector_register(*, path, name: str = "", make_default: bool = False, description: str = "") -> DetectorModel:
-    """Register a checkpoint that lies in the models folder: load it once to validate it and
-    read its metadata. Raises engine.errors.CheckpointError for a file that is not one."""
-    from pathlib import Path
 
+class DetectorInstallError(Exception):
+    """A checkpoint could not be installed; the message says why, for people."""
+
+
+def detector_register(*, path, name: str = "", make_default: bool = False, description: str = "",
+                      loaded=None) -> DetectorModel:
+    """Register a checkpoint that lies in the models folder (loaded once to validate it and
+    read its metadata, unless the caller already did). Raises CheckpointError for a file
+    that is not a usable checkpoint."""
     from .engine.checkpoint import load_checkpoint
 
     path = Path(path).resolve()
     models_dir = settings.DFD_MODELS_DIR.resolve()
     if models_dir not in path.parents:
-        raise ValueError(f"{path} is not inside the models folder {models_dir}")
-    loaded = load_checkpoint(path)
+        raise DetectorInstallError(f"{path} is not inside the models folder {models_dir}.")
+    loaded = loaded or load_checkpoint(path)
     meta = loaded.metadata
-    existing = DetectorModel.objects.filter(sha256=loaded.sha256).first()
     with transaction.atomic():
-        if make_default:
-            DetectorModel.objects.filter(is_default=True).update(is_default=False)
-        detector = existing or DetectorModel(sha256=loaded.sha256)
-        detector.name = name or (existing.name if existing else path.stem)
+        detector = DetectorModel.objects.filter(sha256=loaded.sha256).first() or DetectorModel(sha256=loaded.sha256)
+        if make_default or not DetectorModel.objects.exclude(pk=detector.pk).filter(is_default=True).exists():
+            DetectorModel.objects.filter(is_default=True).exclude(pk=detector.pk).update(is_default=False)
+            detector.is_default = True
+        detector.name = name or detector.name or _unique_detector_name(path.stem)
         detector.file = str(path.relative_to(models_dir))
         detector.variant = meta.variant
         detector.backbone = meta.backbone
@@ -422,6 +429,87 @@ def detector_register(*, path, name: str = "", make_default: bool = False, descr
         detector.metrics = meta.metrics
         detector.metadata = {"format": loaded.format, **{k: v for k, v in asdict(meta).items() if k != "metrics"}}
         detector.description = description or detector.description
-        detector.is_default = make_default or detector.is_default or not DetectorModel.objects.exists()
         detector.save()
     return detector
+
+
+def _unique_detector_name(stem: str) -> str:
+    name, number = stem, 2
+    while DetectorModel.objects.filter(name=name).exists():
+        name, number = f"{stem}-{number}", number + 1
+    return name
+
+
+def detector_install(*, source: str, sha256: str = "", name: str = "", make_default: bool = False,
+                     on_progress=None) -> DetectorModel:
+    """Install a checkpoint from a local path or an http(s) URL into the models folder.
+
+    The file is hashed (and checked against ``sha256`` when given) and loaded once before it
+    gets its final name; a download that fails or does not check out is never registered.
+    """
+    from .downloads import DownloadError, download
+    from .engine.checkpoint import file_sha256, load_checkpoint
+    from .engine.errors import CheckpointError
+
+    models_dir = settings.DFD_MODELS_DIR
+    models_dir.mkdir(parents=True, exist_ok=True)
+    downloaded = source.startswith(("http://", "https://"))
+    if downloaded:
+        file_name = os.path.basename(source.split("?", 1)[0]) or "checkpoint.pt"
+        try:
+            candidate = download(source, models_dir / ".downloads" / file_name, on_progress=on_progress)
+        except DownloadError as error:
+            raise DetectorInstallError(f"Download failed: {error}.") from None
+    else:
+        candidate = Path(source).expanduser().resolve()
+        if not candidate.is_file():
+            raise DetectorInstallError(f"No such file: {source}")
+
+    def reject(message: str):
+        if downloaded:
+            candidate.unlink(missing_ok=True)
+        raise DetectorInstallError(message)
+
+    actual = file_sha256(candidate)
+    if sha256 and actual != sha256.strip().lower():
+        reject(f"The file's sha256 is {actual}, not the expected {sha256.strip().lower()}: it was not installed.")
+    try:
+        loaded = load_checkpoint(candidate)
+    except CheckpointError as error:
+        reject(f"{candidate.name} is not a usable checkpoint: {error}")
+
+    target = models_dir / candidate.name
+    if candidate.suffix not in CHECKPOINT_SUFFIXES:
+        target = target.with_suffix(".pt")
+    if target.resolve() != candidate and target.exists() and file_sha256(target) != actual:
+        target = target.with_name(f"{target.stem}-{actual[:8]}{target.suffix}")
+    if target.resolve() != candidate:
+        temporary = target.with_name(f".{target.name}.installing")
+        if downloaded:
+            candidate.replace(temporary)
+        else:
+            shutil.copyfile(candidate, temporary)
+        temporary.replace(target)
+    loaded.path = target
+    return detector_register(path=target, name=name, make_default=make_default, loaded=loaded)
+
+
+def detectors_scan() -> tuple[list[DetectorModel], dict[str, str]]:
+    """Register every checkpoint in the models folder not registered yet.
+    Returns the detectors registered and, per file, why one could not be."""
+    from .engine.checkpoint import file_sha256
+    from .engine.errors import CheckpointError
+
+    registered, problems = [], {}
+    known = set(DetectorModel.objects.values_list("sha256", flat=True))
+    models_dir = settings.DFD_MODELS_DIR
+    for path in sorted(models_dir.glob("*")) if models_dir.exists() else []:
+        if path.suffix not in CHECKPOINT_SUFFIXES or not path.is_file():
+            continue
+        if file_sha256(path) in known:
+            continue
+        try:
+            registered.append(detector_register(path=path))
+        except CheckpointError as error:
+            problems[path.name] = str(error)
+    return registered, problems

@@ -1,0 +1,179 @@
+"""manage.py install_model: files, hashes, seed and own checkpoints, downloads from a real
+local HTTP server (with Range support), interrupted and resumed."""
+
+import hashlib
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from detection.engine.model import ResNeXtLSTM
+from detection.models import DetectorModel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def models_dir(settings, tmp_path):
+    settings.DFD_MODELS_DIR = tmp_path / "models"
+    return settings.DFD_MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def seed_checkpoint_file(tmp_path_factory):
+    """A bare state_dict with the published seed layout (random weights)."""
+    path = tmp_path_factory.mktemp("seed") / "checkpoint.pt"
+    torch.manual_seed(1)
+    torch.save(ResNeXtLSTM(variant="seed").state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def own_checkpoint_file(checkpoint_path, tmp_path):
+    return shutil.copy(checkpoint_path, tmp_path / "ours.pt")
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_installs_our_checkpoint_with_its_metadata(models_dir, own_checkpoint_file, capsys):
+    call_command("install_model", str(own_checkpoint_file), "--name", "Ours", "--sha256", sha256_of(own_checkpoint_file))
+    detector = DetectorModel.objects.get()
+    assert (detector.name, detector.variant, detector.file, detector.is_default) == ("Ours", "temporal", "ours.pt", True)
+    assert detector.sha256 == sha256_of(models_dir / "ours.pt")
+    assert detector.training_data == "random weights (tests)"
+    assert detector.metadata["hidden_size"] == 32
+    assert "installed Ours (default)" in capsys.readouterr().out
+    # Installing the same file again updates the same record.
+    call_command("install_model", str(own_checkpoint_file))
+    assert DetectorModel.objects.count() == 1
+
+
+def test_installs_the_seed_checkpoint_unchanged(models_dir, seed_checkpoint_file, own_checkpoint_file):
+    call_command("install_model", str(own_checkpoint_file))
+    call_command("install_model", str(seed_checkpoint_file), "--name", "Seed", "--default")
+    seed = DetectorModel.objects.get(name="Seed")
+    assert (seed.variant, seed.metadata["format"], seed.is_default) == ("seed", "seed-state-dict", True)
+    assert sha256_of(models_dir / "checkpoint.pt") == sha256_of(seed_checkpoint_file)  # byte for byte
+    assert DetectorModel.objects.filter(is_default=True).count() == 1
+
+
+def test_wrong_hash_is_refused(models_dir, own_checkpoint_file):
+    with pytest.raises(CommandError, match="not the expected 0000"):
+        call_command("install_model", str(own_checkpoint_file), "--sha256", "0" * 64)
+    assert not DetectorModel.objects.exists()
+    assert not models_dir.exists() or list(models_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"this is not a checkpoint\n", b"\x00" * 1000])
+def test_non_checkpoint_file_is_refused(models_dir, tmp_path, content):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(content)
+    with pytest.raises(CommandError, match="not a usable checkpoint"):
+        call_command("install_model", str(bogus))
+    assert not DetectorModel.objects.exists() and not (models_dir / "bogus.pt").exists()
+
+
+def test_missing_file_and_missing_argument(models_dir, tmp_path):
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("install_model", str(tmp_path / "nope.pt"))
+    with pytest.raises(CommandError, match="or --scan"):
+        call_command("install_model")
+
+
+def test_scan_registers_what_lies_in_the_models_folder(models_dir, own_checkpoint_file, capsys):
+    models_dir.mkdir()
+    shutil.copy(own_checkpoint_file, models_dir / "found.pt")
+    (models_dir / "broken.pt").write_bytes(b"nope")
+    call_command("install_model", "--scan")
+    captured = capsys.readouterr()
+    assert "registered found" in captured.out and "skipped broken.pt" in captured.err
+    assert list(DetectorModel.objects.values_list("name", flat=True)) == ["found"]
+    (models_dir / "broken.pt").unlink()
+    call_command("install_model", "--scan")
+    assert "nothing new" in capsys.readouterr().out
+
+
+class FileServer:
+    """Serves one file with Range support; can cut the first response short."""
+
+    def __init__(self, payload: bytes, cut_after: int | None = None):
+        server = self
+        self.payload, self.cut_after, self.requests = payload, cut_after, []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append(self.headers.get("Range"))
+                start = 0
+                if self.headers.get("Range"):
+                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(server.payload) - 1}/{len(server.payload)}")
+                else:
+                    self.send_response(200)
+                body = server.payload[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.cut_after is not None:
+                    cut, server.cut_after = server.cut_after, None
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # the connection drops mid-file
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/models/ours.pt"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_from_a_local_server(models_dir, own_checkpoint_file, capsys):
+    server = FileServer(own_checkpoint_file.read_bytes())
+    try:
+        call_command("install_model", server.url, "--sha256", sha256_of(own_checkpoint_file))
+    finally:
+        server.close()
+    detector = DetectorModel.objects.get()
+    assert detector.file == "ours.pt" and detector.sha256 == sha256_of(own_checkpoint_file)
+    assert "100.0%" in capsys.readouterr().err
+    assert list((models_dir / ".downloads").iterdir()) == []
+
+
+def test_interrupted_download_is_not_registered_and_resumes(models_dir, own_checkpoint_file):
+    payload = own_checkpoint_file.read_bytes()
+    server = FileServer(payload, cut_after=len(payload) // 3)
+    try:
+        with pytest.raises(CommandError, match="run the same command again to resume"):
+            call_command("install_model", server.url)
+        assert not DetectorModel.objects.exists() and not (models_dir / "ours.pt").exists()
+        partial = models_dir / ".downloads" / "ours.pt.part"
+        assert partial.stat().st_size == len(payload) // 3
+
+        call_command("install_model", server.url, "--sha256", sha256_of(own_checkpoint_file))
+    finally:
+        server.close()
+    assert server.requests == [None, f"bytes={len(payload) // 3}-"]  # the second asked only for the rest
+    assert DetectorModel.objects.get().sha256 == sha256_of(own_checkpoint_file)
+    assert not partial.exists()
+
+
+def test_download_of_a_wrong_file_leaves_nothing(models_dir):
+    server = FileServer(b"<html>not found page</html>")
+    try:
+        with pytest.raises(CommandError, match="not a usable checkpoint"):
+            call_command("install_model", server.url)
+    finally:
+        server.close()
+    assert not DetectorModel.objects.exists()
+    assert [p for p in models_dir.rglob("*") if p.is_file()] == []
