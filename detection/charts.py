@@ -32,3 +32,14 @@ def score_chart(frames, duration: float) -> dict:
         "threshold_y": PAD_TOP + plot_h * 0.5, "left": PAD_LEFT, "right": WIDTH - PAD_RIGHT,
         "top": PAD_TOP, "bottom": HEIGHT - PAD_BOTTOM, "ticks": ticks,
     }
+
+
+def roc_chart(roc: dict | None, size: int = 260, pad: int = 34) -> dict | None:
+    """An ROC curve as SVG coordinates, from metrics["roc"] = {"fpr": [...], "tpr": [...]}."""
+    if not roc or not roc.get("fpr") or len(roc["fpr"]) != len(roc.get("tpr", [])):
+        return None
+    plot = size - 2 * pad
+    points = " ".join(
+        f"{pad + plot * fpr:.1f},{pad + plot * (1 - tpr):.1f}" for fpr, tpr in zip(roc["fpr"], roc["tpr"])
+    )
+    return {"size": size, "pad": pad, "plot": plot, "end": size - pad, "points": points}

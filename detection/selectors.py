@@ -70,3 +70,10 @@ def analysis_counts(*, owner) -> dict[str, int]:
 
 def detector_list() -> QuerySet[DetectorModel]:
     return DetectorModel.objects.all()
+
+
+def detector_get(*, detector_id: int) -> DetectorModel:
+    detector = DetectorModel.objects.filter(id=detector_id).annotate(analyses_count=Count("analyses")).first()
+    if detector is None:
+        raise Http404("No such detector.")
+    return detector

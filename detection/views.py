@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import selectors, services
-from .charts import score_chart
+from .charts import roc_chart, score_chart
 from .forms import AnalysisFilterForm, AnalysisUploadForm
 from .models import Analysis
 
@@ -167,3 +167,16 @@ def _content_type(kind: str, analysis: Analysis) -> str:
         return "image/jpeg"
     return {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/x-matroska",
             "avi": "video/x-msvideo"}[analysis.container]
+
+
+@require_GET
+def detector_list(request):
+    return render(request, "detection/detector_list.html", {"detectors": selectors.detector_list()})
+
+
+@require_GET
+def detector_detail(request, detector_id):
+    detector = selectors.detector_get(detector_id=detector_id)
+    return render(request, "detection/detector_detail.html", {
+        "detector": detector, "metrics": detector.metrics, "roc": roc_chart(detector.metrics.get("roc")),
+    })
