@@ -1,0 +1,436 @@
+"""Predictor: a video in, a Prediction (plain dataclass) out.
+
+Pipeline: probe -> choose frames -> decode them -> find the face in each -> crop, resize to
+the checkpoint's input size, normalise -> backbone (one batch) -> per-frame and video
+scores -> Grad-CAM on the most suspicious frames.
+
+Aggregation (how the video's ``probability_fake`` is made):
+
+- ``seed`` variant: every frame has its own score (the seed's LSTM never links frames, see
+  ``model.py``); the video's probability is the **mean** of the per-frame fake probabilities.
+- ``temporal`` variant: the LSTM reads the analysed frames in time order and its sequence
+  output decides (``aggregation="sequence"``). Per-frame scores come from running each frame
+  alone, as a one-frame sequence, through the same LSTM and head: they show which frames
+  look fake in themselves, but the verdict is the sequence's.
+- ``seed_exact=True`` reproduces the seed's pipeline: the first ``frames`` consecutive frames,
+  faces found on the full-resolution frame, face_recognition's first face with no margin, the
+  whole frame when a frame has no face (as the seed did), and, for the seed variant, its
+  forward pass whose verdict is the **last** frame's output (``aggregation="last-frame"``).
+
+Label: ``"fake"`` when probability_fake >= 0.5, else ``"real"`` (at exactly 0.5 the seed's
+argmax also chose index 0, FAKE). ``confidence`` = max(p, 1 - p), the probability of the
+chosen label, in [0.5, 1] (the seed showed the same number as a percentage). A video in which
+no analysed frame has a face gets label ``"no_face"`` and ``None`` for both.
+
+Faces: by default the largest face found by HOG on a copy downscaled to 480 px, grown by a
+15% margin on each side (``FaceDetector``); frames without a face are skipped and counted.
+The seed checkpoint was trained on tight face_recognition boxes, so for it a margin of 0
+(``FaceDetector(margin=0)``) may match its training better; ours should be trained with the
+same detector settings they are served with.
+
+Boxes in results are (x, y, width, height) in pixels of the upright full-resolution frame.
+
+Progress: ``on_progress(stage, fraction)`` with stage in decode, faces, model, cam, done and
+``fraction`` the overall progress in [0, 1], never decreasing. An exception raised by the
+callback stops the prediction (a caller can use this to cancel).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from detection.engine.cam import grad_cam_from_feature_maps, overlay
+from detection.engine.checkpoint import LoadedCheckpoint, load_checkpoint
+from detection.engine.errors import VideoError
+from detection.engine.faces import Box, FaceDetector, crop
+from detection.engine.model import FAKE, backend_flag
+from detection.engine.preprocess import resize_crop, to_tensor
+from detection.engine.video import (
+    Frame,
+    VideoInfo,
+    count_frames,
+    iter_frames,
+    probe,
+    read_frames,
+    sample_indices,
+)
+
+ProgressCallback = Callable[[str, float], None]
+
+# Share of the overall progress bar each stage takes, roughly its share of the time on a CPU.
+_STAGE_SPANS = {"decode": (0.0, 0.2), "faces": (0.2, 0.7), "model": (0.7, 0.9), "cam": (0.9, 1.0)}
+_BACKBONE_BATCH = 32  # bounds memory for long requests; 20 crops of 112x112 are one batch
+
+
+@dataclass
+class FrameScore:
+    index: int  # frame number in the video, from 0
+    timestamp: float  # seconds
+    box: tuple[int, int, int, int]  # (x, y, w, h) of the crop the model saw (face + margin)
+    face_box: tuple[int, int, int, int] | None  # (x, y, w, h) of the detected face; None: no face
+    probability_fake: float
+    crop: np.ndarray = field(repr=False)  # input_size x input_size BGR uint8, what the model saw
+
+
+@dataclass
+class Heatmap:
+    frame_index: int
+    probability_fake: float
+    overlay: np.ndarray = field(repr=False)  # BGR uint8, the crop with the map drawn over it
+    cam: np.ndarray = field(repr=False)  # float32 in [0, 1], same size as the crop
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each stage."""
+
+    decode: float = 0.0  # probe and frame decoding
+    faces: float = 0.0  # detection, cropping and resizing
+    model: float = 0.0  # normalisation and the forward pass
+    cam: float = 0.0
+    total: float = 0.0
+
+
+@dataclass
+class Prediction:
+    label: str  # "real", "fake" or "no_face"
+    probability_fake: float | None
+    confidence: float | None  # max(p, 1 - p); None for no_face
+    frames_requested: int
+    frames_decoded: int
+    frames_analysed: int  # frames that were scored
+    frames_without_face: int
+    frames: list[FrameScore]
+    heatmaps: list[Heatmap]  # the most suspicious frames first
+    timings: Timings
+    model_id: str  # the checkpoint's file name
+    model_variant: str
+    model_sha256: str
+    device: str
+    video: VideoInfo
+    strategy: str
+    seed_exact: bool
+    aggregation: str  # "mean", "sequence", "last-frame" or "none"
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no image arrays)."""
+        return {
+            "label": self.label,
+            "probability_fake": self.probability_fake,
+            "confidence": self.confidence,
+            "frames_requested": self.frames_requested,
+            "frames_decoded": self.frames_decoded,
+            "frames_analysed": self.frames_analysed,
+            "frames_without_face": self.frames_without_face,
+            "aggregation": self.aggregation,
+            "strategy": self.strategy,
+            "seed_exact": self.seed_exact,
+            "model": {
+                "id": self.model_id,
+                "variant": self.model_variant,
+                "sha256": self.model_sha256,
+                "device": self.device,
+            },
+            "video": asdict(self.video),
+            "timings": asdict(self.timings),
+            "frames": [
+                {
+                    "index": f.index,
+                    "timestamp": f.timestamp,
+                    "box": list(f.box),
+                    "face_box": list(f.face_box) if f.face_box else None,
+                    "probability_fake": f.probability_fake,
+                }
+                for f in self.frames
+            ],
+            "heatmaps": [
+                {"frame_index": h.frame_index, "probability_fake": h.probability_fake} for h in self.heatmaps
+            ],
+        }
+
+
+class _Progress:
+    def __init__(self, callback: ProgressCallback | None) -> None:
+        self.callback = callback
+
+    def __call__(self, stage: str, within: float) -> None:
+        if self.callback is None:
+            return
+        if stage == "done":
+            self.callback("done", 1.0)
+            return
+        start, end = _STAGE_SPANS[stage]
+        self.callback(stage, start + (end - start) * min(max(within, 0.0), 1.0))
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("CUDA was requested, but no CUDA device is available on this machine")
+    return resolved
+
+
+@contextmanager
+def _full_fp32_convolutions(device: torch.device) -> Iterator[None]:
+    """cuDNN runs float32 convolutions in TF32 on Ampere and later GPUs by default, which moved
+    the seed's probabilities by 1.3e-2 on an H200 and would break seed_exact's reproduction.
+    20 crops of 112x112 take milliseconds either way. Restored afterwards: other code in the
+    process may want TF32."""
+    if device.type != "cuda":
+        yield
+        return
+    with backend_flag(torch.backends.cudnn, "allow_tf32", False):
+        yield
+
+
+_cache: dict[tuple, Predictor] = {}
+_cache_lock = threading.Lock()
+
+
+class Predictor:
+    def __init__(
+        self, checkpoint: LoadedCheckpoint, device: str = "auto", face_detector: FaceDetector | None = None
+    ) -> None:
+        self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            # Random or weakly trained weights can drive activations into denormal floats,
+            # which x86 CPUs process up to 10x slower (measured: 1.8 s instead of 0.16 s for
+            # the backbone). Flushing them to zero changes results by less than 1e-30.
+            # Process-wide, as PyTorch's CPU inference guide recommends.
+            torch.set_flush_denormal(True)
+        # channels_last lets oneDNN (CPU) and cuDNN pick their fast convolution kernels:
+        # about 2x on the backbone on a 2-core CPU.
+        self.model = checkpoint.model.to(self.device, memory_format=torch.channels_last).eval()
+        self.metadata = checkpoint.metadata
+        self.model_id = checkpoint.path.name
+        self.sha256 = checkpoint.sha256
+        self.preprocessing = checkpoint.metadata.preprocessing()
+        self.face_detector = face_detector or FaceDetector()
+        # The seed ran face_recognition's default HOG on full frames and took faces[0] as is.
+        self.seed_face_detector = FaceDetector(
+            max_side=None, upsample=1, margin=0.0, pick="first", grayscale=False
+        )
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str = "auto", face_detector: FaceDetector | None = None
+    ) -> Predictor:
+        """A Predictor for a checkpoint file, loaded once per process and reused.
+
+        Cached by (path, modification time, size, device, face detector settings): replacing
+        the file loads it again. Raises CheckpointError for a file that cannot be used.
+        """
+        path = Path(path).absolute()  # not resolve(): a symlink's name is the model's name
+        detector = face_detector or FaceDetector()
+        resolved = resolve_device(device)
+        try:
+            stat = path.stat()
+            key = (str(path), stat.st_mtime_ns, stat.st_size, str(resolved), detector.settings())
+        except OSError:
+            key = None  # load_checkpoint raises the readable error
+        with _cache_lock:
+            if key is not None and key in _cache:
+                return _cache[key]
+            predictor = cls(load_checkpoint(path), device=str(resolved), face_detector=detector)
+            # A checkpoint replaced on disk drops the predictors of its older version.
+            for old in [
+                k for k in _cache if key and k[0] == key[0] and k[3] == key[3] and k[1:3] != key[1:3]
+            ]:
+                del _cache[old]
+            if key is not None:
+                _cache[key] = predictor
+            return predictor
+
+    @staticmethod
+    def clear_cache() -> None:
+        with _cache_lock:
+            _cache.clear()
+
+    @property
+    def variant(self) -> str:
+        return self.metadata.variant
+
+    def predict(
+        self,
+        video_path: str | Path,
+        frames: int = 20,
+        strategy: str = "uniform",
+        seed_exact: bool = False,
+        heatmaps: int = 3,
+        on_progress: ProgressCallback | None = None,
+    ) -> Prediction:
+        """Analyse one video. Raises VideoError when the file cannot be decoded."""
+        if frames < 1:
+            raise ValueError(f"frames must be at least 1, got {frames}")
+        if heatmaps < 0:
+            raise ValueError(f"heatmaps must not be negative, got {heatmaps}")
+        if seed_exact:
+            strategy = "contiguous"
+        progress = _Progress(on_progress)
+        timings = Timings()
+        started = time.perf_counter()
+
+        info, decoded = self._decode(video_path, frames, strategy, progress)
+        timings.decode = time.perf_counter() - started
+
+        mark = time.perf_counter()
+        scored_frames, crops, without_face = self._crop_faces(decoded, seed_exact, progress)
+        timings.faces = time.perf_counter() - mark
+
+        base = dict(
+            frames_requested=frames,
+            frames_decoded=len(decoded),
+            frames_without_face=without_face,
+            timings=timings,
+            model_id=self.model_id,
+            model_variant=self.variant,
+            model_sha256=self.sha256,
+            device=str(self.device),
+            video=info,
+            strategy=strategy,
+            seed_exact=seed_exact,
+        )
+        if without_face == len(decoded):
+            timings.total = time.perf_counter() - started
+            progress("done", 1.0)
+            return Prediction(
+                label="no_face",
+                probability_fake=None,
+                confidence=None,
+                frames_analysed=0,
+                frames=[],
+                heatmaps=[],
+                aggregation="none",
+                **base,
+            )
+
+        mark = time.perf_counter()
+        progress("model", 0.0)
+        fmaps, frame_probs, video_prob, aggregation = self._score(crops, seed_exact)
+        timings.model = time.perf_counter() - mark
+        progress("model", 1.0)
+
+        mark = time.perf_counter()
+        progress("cam", 0.0)
+        frame_results = [
+            FrameScore(
+                index=frame.index,
+                timestamp=frame.timestamp,
+                box=box.as_xywh(),
+                face_box=face.as_xywh() if face is not None else None,
+                probability_fake=float(p),
+                crop=crop_image,
+            )
+            for (frame, box, face), crop_image, p in zip(scored_frames, crops, frame_probs, strict=True)
+        ]
+        heatmap_results = self._heatmaps(fmaps, frame_results, heatmaps)
+        timings.cam = time.perf_counter() - mark
+        progress("cam", 1.0)
+
+        timings.total = time.perf_counter() - started
+        progress("done", 1.0)
+        return Prediction(
+            label="fake" if video_prob >= 0.5 else "real",
+            probability_fake=video_prob,
+            confidence=max(video_prob, 1.0 - video_prob),
+            frames_analysed=len(frame_results),
+            frames=frame_results,
+            heatmaps=heatmap_results,
+            aggregation=aggregation,
+            **base,
+        )
+
+    def _decode(
+        self, video_path: str | Path, frames: int, strategy: str, progress: _Progress
+    ) -> tuple[VideoInfo, list[Frame]]:
+        info = probe(video_path)
+        indices = sample_indices(info.frame_count, frames, strategy)
+        decoded = []
+        for frame in iter_frames(video_path, indices):
+            decoded.append(frame)
+            progress("decode", len(decoded) / len(indices))
+        if len(decoded) < len(indices) and not info.frame_count_counted:
+            # The stream ended before its header said: sample again within what really exists.
+            actual = count_frames(video_path)
+            if actual < info.frame_count:
+                info = replace(info, frame_count=actual, duration=actual / info.fps, frame_count_counted=True)
+                indices = sample_indices(actual, frames, strategy)
+                if indices != [f.index for f in decoded]:
+                    decoded = read_frames(video_path, indices)
+        if not decoded:
+            raise VideoError("None of the video's frames could be decoded.")
+        progress("decode", 1.0)
+        return info, decoded
+
+    def _crop_faces(
+        self, decoded: list[Frame], seed_exact: bool, progress: _Progress
+    ) -> tuple[list[tuple[Frame, Box, Box | None]], list[np.ndarray], int]:
+        """(frame, crop box, face box or None) per frame to score, their resized crops, and
+        the number of frames without a face."""
+        detector = self.seed_face_detector if seed_exact else self.face_detector
+        scored: list[tuple[Frame, Box, Box | None]] = []
+        without_face = 0
+        for i, frame in enumerate(decoded):
+            location = detector.locate(frame.image)
+            if location is not None:
+                scored.append((frame, location.crop, location.face))
+            else:
+                without_face += 1
+                if seed_exact:
+                    # The seed fed the whole frame when face_recognition found nothing.
+                    height, width = frame.image.shape[:2]
+                    scored.append((frame, Box(top=0, right=width, bottom=height, left=0), None))
+            progress("faces", (i + 1) / len(decoded))
+        size = self.preprocessing.input_size
+        crops = [resize_crop(crop(frame.image, box), size) for frame, box, _ in scored]
+        return scored, crops, without_face
+
+    def _score(
+        self, crops: list[np.ndarray], seed_exact: bool
+    ) -> tuple[torch.Tensor, list[float], float, str]:
+        batch = (
+            to_tensor(crops, self.preprocessing).to(self.device).contiguous(memory_format=torch.channels_last)
+        )
+        with torch.inference_mode(), _full_fp32_convolutions(self.device):
+            fmaps = torch.cat([self.model.feature_maps(chunk) for chunk in batch.split(_BACKBONE_BATCH)])
+            features = self.model.pool(fmaps)
+            frame_probs = torch.softmax(self.model.classify_frames(features), dim=1)[:, FAKE]
+            if self.variant == "seed" and not seed_exact:
+                video_prob = frame_probs.mean()
+                aggregation = "mean"
+            else:
+                # One video at a time: (1, S, 2048). For the seed this is its own forward pass,
+                # whose output is the last frame's score.
+                logits = self.model.classify_sequence(features.unsqueeze(0))
+                video_prob = torch.softmax(logits, dim=1)[0, FAKE]
+                aggregation = "last-frame" if self.variant == "seed" else "sequence"
+        return fmaps, frame_probs.cpu().tolist(), float(video_prob), aggregation
+
+    def _heatmaps(self, fmaps: torch.Tensor, frame_results: list[FrameScore], count: int) -> list[Heatmap]:
+        if count == 0:
+            return []
+        order = sorted(range(len(frame_results)), key=lambda i: -frame_results[i].probability_fake)[:count]
+        size = self.preprocessing.input_size
+        cams = grad_cam_from_feature_maps(self.model, fmaps[order], size=(size, size))
+        return [
+            Heatmap(
+                frame_index=frame_results[i].index,
+                probability_fake=frame_results[i].probability_fake,
+                overlay=overlay(frame_results[i].crop, cam),
+                cam=cam,
+            )
+            for i, cam in zip(order, cams, strict=True)
+        ]

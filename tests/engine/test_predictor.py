@@ -1,0 +1,218 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from detection.engine import video
+from detection.engine.errors import CheckpointError, VideoError
+from detection.engine.predictor import Prediction, Predictor
+from tests import videos
+from tests.engine import seed_reference
+
+
+@pytest.fixture(scope="module")
+def seed_predictor(seed_checkpoint):
+    path, _ = seed_checkpoint
+    return Predictor.from_checkpoint(path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def temporal_predictor(temporal_checkpoint):
+    path, _, _ = temporal_checkpoint
+    return Predictor.from_checkpoint(path, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def face_result(seed_predictor, face_clip):
+    stages = []
+    result = seed_predictor.predict(face_clip, frames=20, on_progress=lambda s, f: stages.append((s, f)))
+    return result, stages
+
+
+def test_seed_exact_reproduces_the_seed(seed_checkpoint, seed_predictor, face_clip):
+    _, reference = seed_checkpoint
+    item = seed_reference.video_item(face_clip, count=20)
+    (ref_class, ref_confidence), ref_probs = seed_reference.predict(reference, item)
+    with torch.no_grad():
+        fmap = reference.model(item[0])
+        x_lstm, _ = reference.lstm(reference.avgpool(fmap).view(1, 20, 2048), None)
+        ref_per_frame = torch.softmax(reference.linear1(x_lstm[0]), dim=1)[:, 0]
+
+    result = seed_predictor.predict(face_clip, frames=20, seed_exact=True)
+
+    assert result.aggregation == "last-frame" and result.strategy == "contiguous"
+    assert [f.index for f in result.frames] == list(range(20))
+    assert result.probability_fake == pytest.approx(float(ref_probs[0]), abs=1e-5)
+    assert result.label == ("fake" if ref_class == 0 else "real")
+    assert result.confidence * 100 == pytest.approx(ref_confidence, abs=1e-3)
+    assert [f.probability_fake for f in result.frames] == pytest.approx(ref_per_frame.tolist(), abs=1e-5)
+    assert result.frames[-1].probability_fake == pytest.approx(result.probability_fake, abs=1e-5)
+    # The crops are the seed's: faces[0] with no margin, resized the seed's way.
+    for frame, seed_crop in zip(result.frames, seed_reference.seed_crop_faces(face_clip), strict=True):
+        assert frame.face_box == frame.box
+        assert frame.box[2:] == (seed_crop.shape[1], seed_crop.shape[0])
+
+
+def test_default_prediction_on_a_face_video(face_result, face_clip):
+    result, _ = face_result
+    info = video.probe(face_clip)
+    sampled = video.sample_indices(info.frame_count, 20, "uniform")
+
+    assert isinstance(result, Prediction)
+    assert result.frames_requested == 20 and result.frames_decoded == 20
+    assert result.frames_analysed == len(result.frames) >= 18
+    assert result.frames_analysed + result.frames_without_face == 20
+    assert set(f.index for f in result.frames) <= set(sampled)
+    assert [f.index for f in result.frames] == sorted(f.index for f in result.frames)
+    for frame in result.frames:
+        assert frame.timestamp == pytest.approx(frame.index / info.fps, abs=1e-3)
+        assert frame.crop.shape == (112, 112, 3) and frame.crop.dtype == np.uint8
+        x, y, w, h = frame.box
+        fx, fy, fw, fh = frame.face_box
+        assert 0 <= x <= fx and 0 <= y <= fy and fx + fw <= x + w <= 320 and fy + fh <= y + h <= 240
+        assert 0.0 <= frame.probability_fake <= 1.0
+    assert result.aggregation == "mean"
+    assert result.probability_fake == pytest.approx(
+        np.mean([f.probability_fake for f in result.frames]), abs=1e-6
+    )
+    assert result.label == ("fake" if result.probability_fake >= 0.5 else "real")
+    assert result.confidence == pytest.approx(max(result.probability_fake, 1 - result.probability_fake))
+    assert result.video == info
+    assert result.model_variant == "seed" and len(result.model_sha256) == 64 and result.device == "cpu"
+
+
+def test_heatmaps_cover_the_most_suspicious_frames(face_result):
+    result, _ = face_result
+    ranked = sorted(result.frames, key=lambda f: -f.probability_fake)[:3]
+
+    assert [h.frame_index for h in result.heatmaps] == [f.index for f in ranked]
+    for heatmap in result.heatmaps:
+        assert heatmap.overlay.shape == (112, 112, 3) and heatmap.overlay.dtype == np.uint8
+        assert heatmap.cam.shape == (112, 112) and 0 <= heatmap.cam.min() <= heatmap.cam.max() <= 1
+
+
+def test_timings_and_progress(face_result):
+    result, stages = face_result
+    t = result.timings
+
+    assert all(value > 0 for value in (t.decode, t.faces, t.model, t.cam, t.total))
+    assert t.total >= t.decode + t.faces + t.model + t.cam - 1e-6
+    fractions = [f for _, f in stages]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] == 1.0
+    order = [s for i, (s, _) in enumerate(stages) if i == 0 or stages[i - 1][0] != s]
+    assert order == ["decode", "faces", "model", "cam", "done"]
+
+
+def test_result_serialises_to_json(face_result):
+    result, _ = face_result
+    data = json.loads(json.dumps(result.to_dict()))
+
+    assert data["label"] == result.label
+    assert len(data["frames"]) == result.frames_analysed
+    assert data["frames"][0]["box"] == list(result.frames[0].box)
+    assert data["model"]["sha256"] == result.model_sha256
+    assert data["video"]["frame_count"] == result.video.frame_count
+
+
+def test_temporal_checkpoint_decides_on_the_sequence(temporal_predictor, face_clip):
+    result = temporal_predictor.predict(face_clip, frames=8, strategy="contiguous", heatmaps=2)
+
+    assert result.model_variant == "temporal" and result.aggregation == "sequence"
+    assert [f.index for f in result.frames] == list(range(8))
+    assert 0 <= result.probability_fake <= 1 and len(result.heatmaps) == 2
+
+
+def test_video_without_faces_gives_no_face(seed_predictor, no_face_clip):
+    for seed_exact in (False, True):
+        result = seed_predictor.predict(no_face_clip, frames=10, seed_exact=seed_exact)
+
+        assert result.label == "no_face"
+        assert result.probability_fake is None and result.confidence is None
+        assert result.frames_analysed == 0 and result.frames == [] and result.heatmaps == []
+        assert result.frames_without_face == result.frames_decoded == 10
+        json.dumps(result.to_dict())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: videos.zero_byte_file(d / "empty.mp4"),
+        lambda d: videos.text_file(d / "text.mp4"),
+        lambda d: videos.truncated_copy(videos.face_video(d / "src.mp4"), d / "cut.mp4"),
+        lambda d: videos.corrupt_header_copy(videos.face_video(d / "src.avi", codec="mjpg"), d / "bad.avi"),
+    ],
+    ids=["zero-byte", "text", "truncated-mp4", "corrupt-avi"],
+)
+def test_unreadable_videos_raise_video_error(seed_predictor, tmp_path, make):
+    with pytest.raises(VideoError):
+        seed_predictor.predict(make(tmp_path))
+
+
+def test_truncated_avi_is_analysed_on_what_remains(seed_predictor, tmp_path):
+    source = videos.face_video(tmp_path / "full.avi", codec="mjpg", seconds=2)
+    path = videos.truncated_copy(source, tmp_path / "cut.avi", 0.5)
+
+    result = seed_predictor.predict(path, frames=20)
+
+    assert result.video.frame_count_counted and result.video.frame_count < 50
+    assert result.frames_decoded == min(20, result.video.frame_count)
+    assert max(f.index for f in result.frames) < result.video.frame_count
+
+
+def test_one_frame_and_rotated_videos(seed_predictor, tmp_path):
+    one = seed_predictor.predict(videos.face_video(tmp_path / "one.mp4", frame_count=1))
+    assert (one.frames_decoded, one.frames_analysed) == (1, 1)
+
+    phone = seed_predictor.predict(videos.rotated_face_video(tmp_path / "phone.mp4", 90), frames=10)
+    assert phone.video.rotation == 90 and phone.frames_analysed >= 9
+
+
+def test_predictors_are_cached_per_file_version(seed_checkpoint, tmp_path):
+    path, _ = seed_checkpoint
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(path.read_bytes())
+
+    first = Predictor.from_checkpoint(copy, device="cpu")
+    assert Predictor.from_checkpoint(str(copy), device="auto") is first
+    stat = copy.stat()
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert Predictor.from_checkpoint(copy, device="cpu") is not first
+
+
+def test_bad_checkpoint_and_arguments(tmp_path, seed_predictor, face_clip):
+    with pytest.raises(CheckpointError):
+        Predictor.from_checkpoint(videos.text_file(tmp_path / "model.pt"))
+    with pytest.raises(ValueError, match="frames"):
+        seed_predictor.predict(face_clip, frames=0)
+    with pytest.raises(ValueError, match="strategy"):
+        seed_predictor.predict(face_clip, strategy="random")
+
+
+def test_a_failing_progress_callback_stops_the_prediction(seed_predictor, face_clip):
+    class Cancelled(Exception):
+        pass
+
+    def cancel(stage, fraction):
+        if stage == "faces":
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        seed_predictor.predict(face_clip, on_progress=cancel)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu_and_the_seed(seed_checkpoint, seed_predictor, face_clip):
+    path, reference = seed_checkpoint
+    gpu = Predictor.from_checkpoint(path, device="cuda")
+    (_, _), ref_probs = seed_reference.predict(reference, seed_reference.video_item(face_clip, count=20))
+
+    exact = gpu.predict(face_clip, seed_exact=True)
+    on_gpu, on_cpu = gpu.predict(face_clip), seed_predictor.predict(face_clip)
+
+    assert exact.probability_fake == pytest.approx(float(ref_probs[0]), abs=1e-5)
+    assert [f.probability_fake for f in on_gpu.frames] == pytest.approx(
+        [f.probability_fake for f in on_cpu.frames], abs=1e-4
+    )
+    assert len(on_gpu.heatmaps) == 3 and on_gpu.device.startswith("cuda")
