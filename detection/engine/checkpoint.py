@@ -192,6 +192,9 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types here; all mean "not a loadable checkpoint"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Weights only load failed" in reason:
+            # torch's own text suggests turning the safety off; we never load code from a file.
+            reason = "it holds Python objects that could only be loaded by running code, which is refused"
         raise CheckpointError(
             f"The file {path.name} is not a PyTorch checkpoint that can be loaded safely ({reason[:200]})."
         ) from None
