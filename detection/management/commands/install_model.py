@@ -15,10 +15,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("source", nargs="?", help="path or http(s) URL of a .pt/.pth checkpoint")
-        parser.add_argument("--sha256", default="", help="expected sha256 of the file; refused when it differs")
+        parser.add_argument(
+            "--sha256", default="", help="expected sha256 of the file; refused when it differs"
+        )
         parser.add_argument("--name", default="", help="name shown to people (default: the file name)")
         parser.add_argument("--default", action="store_true", help="make it the detector new analyses use")
-        parser.add_argument("--scan", action="store_true", help="register checkpoints already in the models folder")
+        parser.add_argument(
+            "--scan", action="store_true", help="register checkpoints already in the models folder"
+        )
 
     def handle(self, *args, source, sha256, name, default, scan, **options):
         if not source and not scan:
@@ -34,15 +38,21 @@ class Command(BaseCommand):
         if source:
             try:
                 detector = services.detector_install(
-                    source=source, sha256=sha256, name=name, make_default=default, on_progress=self._progress()
+                    source=source,
+                    sha256=sha256,
+                    name=name,
+                    make_default=default,
+                    on_progress=self._progress(),
                 )
             except services.DetectorInstallError as error:
                 raise CommandError(str(error)) from None
             default_note = " (default)" if detector.is_default else ""
-            self.stdout.write(self.style.SUCCESS(
-                f"installed {detector.name}{default_note}: {detector.variant} {detector.backbone}, "
-                f"models/{detector.file}, sha256 {detector.sha256}"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"installed {detector.name}{default_note}: {detector.variant} {detector.backbone}, "
+                    f"models/{detector.file}, sha256 {detector.sha256}"
+                )
+            )
 
     def _progress(self):
         last = [0.0]
@@ -53,7 +63,9 @@ class Command(BaseCommand):
                 return
             last[0] = now
             if total:
-                sys.stderr.write(f"\rdownloading {done / 1e6:8.1f} / {total / 1e6:.1f} MB ({100 * done / total:5.1f}%)")
+                sys.stderr.write(
+                    f"\rdownloading {done / 1e6:8.1f} / {total / 1e6:.1f} MB ({100 * done / total:5.1f}%)"
+                )
             else:
                 sys.stderr.write(f"\rdownloading {done / 1e6:8.1f} MB")
             if total and done >= total:

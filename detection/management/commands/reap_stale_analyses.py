@@ -10,17 +10,27 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--stale-after", type=int, default=None, metavar="SECONDS",
-                            help="heartbeat age that counts as lost (default: DFD_HEARTBEAT_STALE_SECONDS)")
-        parser.add_argument("--queued-after", type=int, default=900, metavar="SECONDS",
-                            help="resend queued analyses last sent this long ago (default: 900)")
+        parser.add_argument(
+            "--stale-after",
+            type=int,
+            default=None,
+            metavar="SECONDS",
+            help="heartbeat age that counts as lost (default: DFD_HEARTBEAT_STALE_SECONDS)",
+        )
+        parser.add_argument(
+            "--queued-after",
+            type=int,
+            default=900,
+            metavar="SECONDS",
+            help="resend queued analyses last sent this long ago (default: 900)",
+        )
 
     def handle(self, *args, stale_after, queued_after, **options):
-        report = services.analyses_reap_stale(stale_after_seconds=stale_after, queued_after_seconds=queued_after)
+        report = services.analyses_reap_stale(
+            stale_after_seconds=stale_after, queued_after_seconds=queued_after
+        )
         for analysis_id in report.requeued:
             self.stdout.write(f"requeued {analysis_id}")
         for analysis_id in report.failed:
             self.stdout.write(f"failed {analysis_id}")
-        self.stdout.write(self.style.SUCCESS(
-            f"{len(report.requeued)} requeued, {len(report.failed)} failed"
-        ))
+        self.stdout.write(self.style.SUCCESS(f"{len(report.requeued)} requeued, {len(report.failed)} failed"))
