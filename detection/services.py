@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Containers we accept, recognised by their first bytes (never by the file name).
 CONTAINER_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "mkv": ".mkv", "avi": ".avi"}
 HEARTBEAT_EVERY_SECONDS = 1.0
+# HTTP status for the ValidationError codes of analysis_create (anything else is 400).
+ERROR_STATUS = {"too_large": 413, "too_many_running": 429, "daily_limit": 429}
 JPEG_QUALITY = 90
 
 
@@ -117,6 +119,7 @@ def analysis_create(
         )
     if strategy not in Analysis.Strategy.values:
         raise ValidationError(f"Unknown strategy {strategy!r}.", code="strategy")
+    _check_user_limits(owner)
     detector = detector or detector_get_default()
     if detector is None:
         raise ValidationError(
@@ -145,6 +148,22 @@ def analysis_create(
         _delete_stored_files(analysis.storage_prefix)
         raise
     return analysis
+
+
+def _check_user_limits(owner) -> None:
+    """Per-person limits, checked before anything is read or stored."""
+    running = Analysis.objects.filter(owner=owner, status__in=[Analysis.Status.QUEUED, Analysis.Status.PROCESSING])
+    if running.count() >= settings.DFD_MAX_RUNNING_PER_USER:
+        raise ValidationError(
+            f"You already have {settings.DFD_MAX_RUNNING_PER_USER} analyses waiting or running. "
+            "Upload more once one of them has finished.", code="too_many_running"
+        )
+    since = timezone.now() - timedelta(days=1)
+    if Analysis.objects.filter(owner=owner, created_at__gte=since).count() >= settings.DFD_MAX_UPLOADS_PER_DAY:
+        raise ValidationError(
+            f"You reached the limit of {settings.DFD_MAX_UPLOADS_PER_DAY} uploads in 24 hours. Try again later.",
+            code="daily_limit",
+        )
 
 
 def _display_name(name: str) -> str:

@@ -72,7 +72,7 @@ def analysis_new(request):
                 )
             except ValidationError as error:
                 form.add_error("file", error)
-                status = 413 if getattr(error, "code", "") == "too_large" else 400
+                status = services.ERROR_STATUS.get(error.code, 400)
             else:
                 url = reverse("detection:analysis_detail", args=[analysis.id])
                 if _wants_json(request):

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dfdsite.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -203,6 +204,8 @@ DFD_MAX_UPLOAD_BYTES = env_int("DFD_MAX_UPLOAD_MB", 200) * 1024 * 1024
 DFD_MAX_DURATION_SECONDS = env_int("DFD_MAX_DURATION_SECONDS", 600)
 DFD_MAX_PIXELS = env_int("DFD_MAX_PIXELS", 3840 * 2160)
 DFD_FRAMES_MIN, DFD_FRAMES_MAX, DFD_FRAMES_DEFAULT = 10, 100, 20
+DFD_MAX_RUNNING_PER_USER = env_int("DFD_MAX_RUNNING_PER_USER", 5)
+DFD_MAX_UPLOADS_PER_DAY = env_int("DFD_MAX_UPLOADS_PER_DAY", 200)
 # A processing analysis whose heartbeat is older than this is taken for lost.
 DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 # How many times an analysis may be started before the reaper gives up on it.

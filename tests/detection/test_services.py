@@ -178,3 +178,23 @@ def test_reaper_resends_queued_analyses_whose_message_was_lost(
     Analysis.objects.filter(id=analysis.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert services.analyses_reap_stale().requeued == [analysis.id]
     assert services.analyses_reap_stale().requeued == []  # not again straight away
+
+
+def test_per_user_limits_on_running_analyses_and_daily_uploads(alice, bob, detector, face_video_bytes, settings):
+    settings.DFD_MAX_RUNNING_PER_USER = 2
+    settings.DFD_MAX_UPLOADS_PER_DAY = 3
+    first = services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
+    services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
+    with pytest.raises(ValidationError) as error:
+        services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
+    assert error.value.code == "too_many_running" and "2 analyses waiting or running" in error.value.messages[0]
+    services.analysis_create(owner=bob, file=upload(face_video_bytes), frames=10)  # bob has his own limits
+
+    Analysis.objects.filter(id=first.id).update(status="done")
+    services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
+    Analysis.objects.filter(owner=alice).update(status="done")
+    with pytest.raises(ValidationError) as error:
+        services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
+    assert error.value.code == "daily_limit"
+    assert Analysis.objects.filter(owner=alice).count() == 3
+    assert len([f for f in stored_files(settings.MEDIA_ROOT) if f.endswith("video.mp4")]) == 4

@@ -29,8 +29,12 @@ def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    console_errors = []
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     yield page
     context.close()
+    # Every page must work under its Content-Security-Policy: a blocked script or style is a bug.
+    assert not [text for text in console_errors if "Content Security Policy" in text], console_errors
 
 
 @pytest.fixture
