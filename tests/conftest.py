@@ -94,15 +94,21 @@ def stored_files(root) -> list[str]:
 
 @pytest.fixture
 def redis_broker(redis_url):
-    """Send this process's tasks to the test Redis (a worker started by the test listens there)."""
+    """Send this process's tasks to the test Redis, on a queue no other test run listens to
+    (a worker started by the test listens there)."""
+    import uuid
+
     from dfdsite.celery import app
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    names = ("broker_url", "broker_transport_options", "task_default_queue", "task_routes")
+    saved = {name: app.conf[name] for name in names}
     app.close()  # drop pooled connections to the previous broker
-    app.conf.broker_url, app.conf.broker_transport_options = redis_url, {}
-    yield redis_url
+    app.conf.update(broker_url=redis_url, broker_transport_options={}, task_default_queue=queue,
+                    task_routes={"detection.run_analysis": {"queue": queue}})
+    yield {"url": redis_url, "queue": queue}
     app.close()
-    app.conf.broker_url, app.conf.broker_transport_options = saved
+    app.conf.update(saved)
 
 
 @pytest.fixture
@@ -125,11 +131,13 @@ def start_worker(redis_broker, settings, tmp_path):
 
     def start(storage_env: dict | None = None, **extra):
         env = services.django_env(
-            DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path / "worker-var"), CELERY_BROKER_URL=redis_broker,
+            DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path / "worker-var"), CELERY_BROKER_URL=redis_broker["url"],
+            CELERY_DEFAULT_QUEUE=redis_broker["queue"],
             DATABASE_URL=services.database_url_for(connection), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
             DFD_MODELS_DIR=str(settings.DFD_MODELS_DIR), **(storage_env or {}), **extra,
         )
-        worker = services.start_celery_worker(env, tmp_path / f"worker-{len(started)}.log")
+        worker = services.start_celery_worker(env, tmp_path / f"worker-{len(started)}.log",
+                                              queues=redis_broker["queue"])
         started.append(worker)
         return worker
 

@@ -53,7 +53,8 @@ def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
 @contextmanager
 def redis_server(tmp_dir: Path, db: int = 13):
     """Yield a redis:// URL on a db number of its own: the machine's server when one
-    answers on 6379 (the project's machines run one), else a private one we start."""
+    answers on 6379 (the project's machines run one), else a private one we start.
+    Tests that send tasks also use queue names of their own (see tests/conftest.py)."""
     import redis
 
     if port_open("127.0.0.1", 6379):
@@ -73,11 +74,14 @@ def redis_server(tmp_dir: Path, db: int = 13):
         wait_until(lambda: port_open("127.0.0.1", port), 10, "redis-server to accept connections")
         url = f"redis://127.0.0.1:{port}/{db}"
     client = redis.Redis.from_url(url)
-    client.flushdb()
+    before = set(client.keys())
     try:
         yield url
     finally:
-        client.flushdb()
+        # Only what this session added: another test run may share the server.
+        added = set(client.keys()) - before
+        if added:
+            client.delete(*added)
         client.close()
         if proc is not None:
             stop_process(proc)

@@ -11,9 +11,9 @@ from tests import services
 pytestmark = pytest.mark.services
 
 
-def round_trip(client: Celery, worker) -> None:
+def round_trip(client: Celery, worker, queue: str) -> None:
     token = uuid.uuid4().hex
-    result = client.send_task("detection.health_ping", args=[token], queue="default")
+    result = client.send_task("detection.health_ping", args=[token], queue=queue)
     reply = result.get(timeout=60)
     assert reply["token"] == token
     assert reply["worker"]
@@ -24,10 +24,11 @@ def test_health_task_runs_in_a_real_worker_on_redis(redis_url, tmp_path):
     env = services.django_env(
         DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=redis_url, CELERY_RESULT_BACKEND=redis_url
     )
-    worker = services.start_celery_worker(env, tmp_path / "worker.log")
+    queue = f"test-{uuid.uuid4().hex[:12]}"  # no other test run listens here
+    worker = services.start_celery_worker(env, tmp_path / "worker.log", queues=queue)
     client = Celery(broker=redis_url, backend=redis_url)
     try:
-        round_trip(client, worker)
+        round_trip(client, worker, queue)
     finally:
         services.stop_process(worker)
         client.close()
@@ -48,7 +49,7 @@ def test_health_task_runs_on_the_embedded_filesystem_queue(tmp_path):
     }
     try:
         services.wait_until(lambda: (queue / "messages").is_dir(), 30, "the worker to create its queue")
-        round_trip(client, worker)
+        round_trip(client, worker, "default")
     finally:
         services.stop_process(worker)
         client.close()
