@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .engine.errors import VideoError
 from .models import Analysis, DetectorModel, FrameResult
+from .uploads import declared_frame_size, display_name, sniff_container
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +33,6 @@ HEARTBEAT_EVERY_SECONDS = 1.0
 # HTTP status for the ValidationError codes of analysis_create (anything else is 400).
 ERROR_STATUS = {"too_large": 413, "too_many_running": 429, "daily_limit": 429}
 JPEG_QUALITY = 90
-
-
-def sniff_container(head: bytes) -> str | None:
-    """Name the container from a file's first bytes, or None when it is not one we accept."""
-    if len(head) >= 12 and head[4:8] == b"ftyp":
-        return "mov" if head[8:10] == b"qt" else "mp4"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm" if b"webm" in head[:64] else "mkv"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    return None
 
 
 @dataclass(frozen=True)
@@ -84,21 +74,29 @@ def upload_check(*, path: str, size_bytes: int, sha256: str) -> UploadCheck:
         raise ValidationError(
             "This is not a video file we can read. Upload an MP4, MOV, WebM, MKV or AVI video.", code="not_video"
         )
+    # A small file can claim enormous frames: refuse it from its header, before decoding.
+    declared = declared_frame_size(path, container)
+    if declared and declared[0] * declared[1] > settings.DFD_MAX_PIXELS:
+        raise _too_many_pixels(*declared)
     try:
         info = probe(path)
     except VideoError as error:
         raise ValidationError(f"The video cannot be read: {error}", code="unreadable") from None
     if info.width * info.height > settings.DFD_MAX_PIXELS:
-        raise ValidationError(
-            f"The video is {info.width}x{info.height} pixels; the limit is {settings.DFD_MAX_PIXELS:,} pixels "
-            "per frame (4K).", code="too_many_pixels"
-        )
+        raise _too_many_pixels(info.width, info.height)
     if info.duration > settings.DFD_MAX_DURATION_SECONDS:
         raise ValidationError(
             f"The video lasts {info.duration:.0f} s; the limit is {settings.DFD_MAX_DURATION_SECONDS} s. "
             "Trim it to the part you want checked.", code="too_long"
         )
     return UploadCheck(size_bytes, sha256, container, info.duration, info.width, info.height, info.fps)
+
+
+def _too_many_pixels(width: int, height: int) -> ValidationError:
+    return ValidationError(
+        f"The video is {width}x{height} pixels; the limit is {settings.DFD_MAX_PIXELS:,} pixels per frame.",
+        code="too_many_pixels",
+    )
 
 
 def detector_get_default() -> DetectorModel | None:
@@ -131,7 +129,7 @@ def analysis_create(
         size, sha256 = _copy_and_hash(file, temp, settings.DFD_MAX_UPLOAD_BYTES)
         check = upload_check(path=temp.name, size_bytes=size, sha256=sha256)
         analysis = Analysis(
-            owner=owner, original_name=_display_name(getattr(file, "name", "") or "video"),
+            owner=owner, original_name=display_name(getattr(file, "name", "") or "video"),
             size_bytes=check.size_bytes, sha256=check.sha256, container=check.container,
             duration_seconds=check.duration_seconds, width=check.width, height=check.height, fps=check.fps,
             frames_requested=frames, strategy=strategy, detector=detector,
@@ -164,13 +162,6 @@ def _check_user_limits(owner) -> None:
             f"You reached the limit of {settings.DFD_MAX_UPLOADS_PER_DAY} uploads in 24 hours. Try again later.",
             code="daily_limit",
         )
-
-
-def _display_name(name: str) -> str:
-    """Keep only the base name for display; the stored name never comes from the user."""
-    base = os.path.basename(name.replace("\\", "/")).strip()
-    cleaned = "".join(ch for ch in base if ch.isprintable())
-    return cleaned[:255] or "video"
 
 
 def _enqueue(analysis: Analysis) -> None:
@@ -532,3 +523,28 @@ def detectors_scan() -> tuple[list[DetectorModel], dict[str, str]]:
         except CheckpointError as error:
             problems[path.name] = str(error)
     return registered, problems
+
+
+def detector_refresh(*, path, old_sha256: str = "") -> DetectorModel:
+    """Re-register a checkpoint whose file changed in place (``evaluate_model`` stores new
+    metrics in it, so its sha256 changes). The row registered under ``old_sha256`` keeps its
+    id, name, description and default flag and takes the new sha256 and metrics; without
+    such a row the file is registered as new."""
+    from .engine.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(path)
+    with transaction.atomic():
+        old = DetectorModel.objects.filter(sha256=old_sha256).first() if old_sha256 else None
+        if old is not None and old.sha256 != loaded.sha256:
+            if DetectorModel.objects.filter(sha256=loaded.sha256).exclude(pk=old.pk).exists():
+                old = None  # the new file is registered already; leave both rows alone
+            else:
+                old.sha256 = loaded.sha256
+                old.save(update_fields=["sha256"])
+        return detector_register(
+            path=path,
+            name=old.name if old else "",
+            make_default=bool(old and old.is_default),
+            description=old.description if old else "",
+            loaded=loaded,
+        )

@@ -16,15 +16,6 @@ from tests.conftest import stored_files, upload
 pytestmark = pytest.mark.django_db
 
 
-def test_sniff_container_reads_magic_bytes_not_names():
-    assert services.sniff_container(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00") == "mp4"
-    assert services.sniff_container(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00") == "mov"
-    assert services.sniff_container(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm") == "webm"
-    assert services.sniff_container(b"RIFF\x00\x00\x00\x00AVI LIST") == "avi"
-    assert services.sniff_container(b"hello, this is text") is None
-    assert services.sniff_container(b"") is None
-
-
 def test_create_stores_video_and_metadata(alice, detector, face_video_bytes):
     analysis = services.analysis_create(owner=alice, file=upload(face_video_bytes, "../../etc/My clip.mp4"),
                                         frames=12)
