@@ -34,3 +34,18 @@ class ProfileForm(forms.ModelForm):
         if taken:
             raise forms.ValidationError("An account with this e-mail address already exists.")
         return email
+
+
+class TokenCreateForm(forms.Form):
+    EXPIRY_CHOICES = [("30", "In 30 days"), ("90", "In 90 days"), ("never", "Never")]
+
+    name = forms.CharField(
+        label="Name", max_length=100,
+        help_text="What the token is for, e.g. the script or machine that uses it.",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. nightly-batch on build-01", "autocomplete": "off"}),
+    )
+    expiry = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, initial="90")
+
+    def expires_in_days(self) -> int | None:
+        value = self.cleaned_data["expiry"]
+        return None if value == "never" else int(value)

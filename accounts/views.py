@@ -1,10 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import ProfileForm, SignUpForm
+from . import selectors, services
+from .forms import ProfileForm, SignUpForm, TokenCreateForm
 
 
 @login_not_required
@@ -29,3 +32,33 @@ def profile(request):
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    """API tokens: create one (shown once, on the page that answers the form), list, revoke."""
+    form = TokenCreateForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, raw = services.token_create(user=request.user, name=form.cleaned_data["name"],
+                                               expires_in_days=form.expires_in_days())
+        except ValidationError as error:
+            form.add_error("name", error)
+        else:
+            created = {"token": token, "raw": raw}
+            form = TokenCreateForm()
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "accounts/tokens.html", {
+        "form": form, "created": created, "tokens": selectors.token_list(user=request.user),
+    }, status=status)
+
+
+@require_POST
+def token_revoke(request, token_id):
+    token = selectors.token_get(user=request.user, token_id=token_id)
+    name = token.name
+    services.token_revoke(token=token)
+    messages.success(request, f"Revoked the token “{name}”. Scripts using it can no longer sign in.")
+    return redirect("accounts:tokens")

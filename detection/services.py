@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 CONTAINER_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "mkv": ".mkv", "avi": ".avi"}
 HEARTBEAT_EVERY_SECONDS = 1.0
 # HTTP status for the ValidationError codes of analysis_create (anything else is 400).
-ERROR_STATUS = {"too_large": 413, "too_many_running": 429, "daily_limit": 429}
+ERROR_STATUS = {"too_large": 413, "too_many_running": 429, "daily_limit": 429, "storage_unavailable": 503}
 JPEG_QUALITY = 90
 
 
@@ -136,7 +136,14 @@ def analysis_create(
         )
         temp.seek(0)
         name = f"{analysis.storage_prefix}video{CONTAINER_EXTENSIONS[check.container]}"
-        analysis.video.name = default_storage.save(name, File(temp, name=name))
+        try:
+            analysis.video.name = default_storage.save(name, File(temp, name=name))
+        except Exception:  # S3 unreachable, disk full: one answer for people, details in the log
+            logger.exception("could not store upload %s", name)
+            raise ValidationError(
+                "The video could not be stored right now, so nothing was kept. Try again in a moment.",
+                code="storage_unavailable",
+            ) from None
 
     try:
         with transaction.atomic():
@@ -360,11 +367,20 @@ def analysis_retry(*, analysis: Analysis) -> Analysis:
 
 
 def analysis_delete(*, analysis: Analysis) -> None:
-    """Delete the analysis and every file stored for it."""
-    prefix = analysis.storage_prefix  # delete() clears the primary key
-    with transaction.atomic():
-        analysis.delete()
-    _delete_stored_files(prefix)
+    """Delete every file stored for the analysis, then the analysis.
+
+    Files go first: if storage fails midway the row stays (and the person can delete it
+    again), rather than a video staying behind that nothing points to any more.
+    """
+    try:
+        _delete_stored_files(analysis.storage_prefix)
+    except Exception:
+        logger.exception("could not delete the files of analysis %s", analysis.id)
+        raise ValidationError(
+            "The stored files could not be deleted right now; the analysis is kept. Try again in a moment.",
+            code="storage_unavailable",
+        ) from None
+    analysis.delete()
 
 
 @dataclass

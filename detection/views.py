@@ -118,7 +118,11 @@ def analysis_status(request, analysis_id):
 def analysis_delete(request, analysis_id):
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
     name = analysis.original_name
-    services.analysis_delete(analysis=analysis)
+    try:
+        services.analysis_delete(analysis=analysis)
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+        return redirect("detection:analysis_detail", analysis_id=analysis.id)
     messages.success(request, f"Deleted the analysis of “{name}” and its files.")
     return redirect("detection:analysis_list")
 

@@ -72,6 +72,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "detection",
 ]
@@ -212,6 +215,65 @@ DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
+
+# --- REST API (/api/v1/): tokens or the session, JSON errors, throttling, OpenAPI -------------
+# Throttle counters live in Django's cache: the default in-process cache is per process, so
+# with several web processes set up a shared cache (e.g. Redis) for the limits to hold exactly.
+DFD_API_THROTTLE_USER = env_str("DFD_API_THROTTLE_USER", "1000/hour")
+DFD_API_THROTTLE_ANON = env_str("DFD_API_THROTTLE_ANON", "60/hour")
+DFD_API_THROTTLE_UPLOADS = env_str("DFD_API_THROTTLE_UPLOADS", "100/day")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "detection.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "detection.api.throttling.UserThrottle",
+        "detection.api.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": DFD_API_THROTTLE_USER,
+        "anon": DFD_API_THROTTLE_ANON,
+        "uploads": DFD_API_THROTTLE_UPLOADS,
+    },
+    "EXCEPTION_HANDLER": "detection.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": f"{env_str('SITE_NAME', 'Deepfake Detector')} API",
+    "DESCRIPTION": (
+        "Upload videos, follow their analysis and read the verdicts. Authenticate with a token "
+        "(`Authorization: Token <token>`, from `POST /api/v1/auth/token/` or the tokens page of your "
+        "account) or, in the browser, with your session. Errors share one shape: "
+        '`{"error": {"status", "code", "message", "fields"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {
+        "AnalysisStatusEnum": "detection.models.Analysis.Status",
+        "HealthStatusEnum": [("ok", "ok"), ("degraded", "degraded")],
+        "HealthCheckStatusEnum": [("ok", "ok"), ("error", "error")],
+    },
+}
 
 # --- E-mail: console by default, SMTP when EMAIL_HOST is set -----------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")

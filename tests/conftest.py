@@ -92,6 +92,16 @@ def stored_files(root) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+def reset_celery_connections():
+    """Forget this process's broker connections, so the next task goes to the broker the
+    configuration names now. app.close() alone keeps amqp's producer pool when the
+    connection pool was never created, and tasks would still go to the old broker."""
+    from dfdsite.celery import app
+
+    app.close()
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def redis_broker(redis_url):
     """Send this process's tasks to the test Redis, on a queue no other test run listens to
@@ -103,11 +113,11 @@ def redis_broker(redis_url):
     queue = f"test-{uuid.uuid4().hex[:12]}"
     names = ("broker_url", "broker_transport_options", "task_default_queue", "task_routes")
     saved = {name: app.conf[name] for name in names}
-    app.close()  # drop pooled connections to the previous broker
+    reset_celery_connections()
     app.conf.update(broker_url=redis_url, broker_transport_options={}, task_default_queue=queue,
                     task_routes={"detection.run_analysis": {"queue": queue}})
     yield {"url": redis_url, "queue": queue}
-    app.close()
+    reset_celery_connections()
     app.conf.update(saved)
 
 
@@ -153,3 +163,81 @@ def wait_for_status(analysis, statuses, timeout: float = 120):
 
     services.wait_until(finished, timeout, f"analysis {analysis.id} to reach {statuses}", interval=0.25)
     return analysis
+
+
+# --- a tiny deepfake dataset built at test time (training / evaluation tests) ----------------
+
+
+def _blended_head(seed: int = 0):
+    """The astronaut's head with its face blended with a warped, colour-shifted copy of itself:
+    a crude face swap, made at test time."""
+    import cv2
+    import numpy as np
+
+    from detection.engine.faces import FaceDetector
+    from tests.videos import astronaut_head
+
+    head = astronaut_head()
+    face = FaceDetector(max_side=None, margin=0.0).locate(head).face
+    rng = np.random.default_rng(seed)
+    height, width = head.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), rng.uniform(-4, 4), rng.uniform(0.94, 1.06))
+    matrix[:, 2] += rng.uniform(-4, 4, 2)
+    warped = cv2.warpAffine(head, matrix, (width, height), borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    warped = np.clip(warped * rng.uniform(0.75, 1.3, size=(1, 1, 3)) + rng.uniform(-25, 25), 0, 255)
+    mask = np.zeros((height, width), np.float32)
+    centre = ((face.left + face.right) // 2, (face.top + face.bottom) // 2)
+    cv2.ellipse(mask, centre, (face.width // 2, int(face.height * 0.6)), 0, 0, 360, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), 3)[..., None]
+    return (mask * warped + (1 - mask) * head).astype(np.uint8)
+
+
+def _frames_with_head(head, width: int, height: int, count: int, shift: float):
+    import cv2
+
+    from tests.videos import background
+
+    for i in range(count):
+        t = i / max(count - 1, 1)
+        side = int(min(width, height) * (0.6 + 0.2 * t))
+        sprite = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA)
+        frame = background(width, height, (t + shift) % 1.0)
+        left = min(max(int((0.3 + shift * 0.2 + 0.3 * t) * width) - side // 2, 0), width - side)
+        top = min(max(height // 2 - side // 2, 0), height - side)
+        frame[top : top + side, left : left + side] = sprite
+        yield frame
+
+
+def build_tiny_deepfake_dataset(root, videos_per_class: int = 3, images_per_class: int = 2, frames: int = 6):
+    """ROOT/real and ROOT/fake: short 320x240 clips of the astronaut (real) or of its
+    self-blended face (fake), plus a few still head images of each."""
+    from pathlib import Path
+
+    import cv2
+
+    from tests.videos import astronaut_head, write_video
+
+    root = Path(root)
+    for label in ("real", "fake"):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(videos_per_class):
+            head = astronaut_head() if label == "real" else _blended_head(seed=i)
+            write_video(root / label / f"{label}-{i}.avi",
+                        _frames_with_head(head, 320, 240, frames, shift=i / videos_per_class), codec="mjpg")
+        for i in range(images_per_class):
+            head = astronaut_head() if label == "real" else _blended_head(seed=100 + i)
+            scale = 0.8 + 0.1 * i
+            cv2.imwrite(str(root / label / f"{label}-still-{i}.png"),
+                        cv2.resize(head, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_deepfake_dataset(tmp_path_factory):
+    return build_tiny_deepfake_dataset(tmp_path_factory.mktemp("tiny-deepfakes"))
+
+
+@pytest.fixture(scope="session")
+def tiny_face_cache(tmp_path_factory):
+    """One face-crop cache folder for every test that trains or evaluates on the tiny dataset."""
+    return tmp_path_factory.mktemp("tiny-facecache")

@@ -1,0 +1,76 @@
+"""Writes for accounts: API tokens.
+
+A token is `dfd_` followed by 43 URL-safe characters (256 random bits). The database
+keeps its first characters (to find the row and to show which token is which) and the
+SHA-256 digest of the whole token; the token itself is never stored. A fast hash is
+right here: the secret is random, not a password, so there is nothing to guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .models import ApiToken
+
+TOKEN_PREFIX = "dfd_"
+PREFIX_LENGTH = 12  # "dfd_" and 8 random characters
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute
+EXPIRY_CHOICES_DAYS = (30, 90)  # the tokens page offers these, and "never"
+MAX_EXPIRY_DAYS = 365
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_create(*, user, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a token; return the row and the token itself, which is never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the token a name, e.g. the script or machine that uses it.", code="name")
+    if len(name) > 100:
+        raise ValidationError("The name can be at most 100 characters long.", code="name")
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
+        raise ValidationError(f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or never.", code="expiry")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=raw[:PREFIX_LENGTH], digest=_digest(raw), expires_at=expires_at
+    )
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    """Revoke a token: it stops working at once."""
+    token.delete()
+
+
+class InvalidToken(Exception):
+    """The token is unknown, revoked or expired, or its user cannot sign in; the message says which."""
+
+
+def token_authenticate(*, raw: str) -> ApiToken:
+    """The live token matching `raw`, with its user loaded. Compares digests in constant time
+    and records the time of use, at most once a minute. Raises InvalidToken otherwise."""
+    if not raw.startswith(TOKEN_PREFIX) or not PREFIX_LENGTH + 8 <= len(raw) <= 200:
+        raise InvalidToken("Invalid token.")
+    digest = _digest(raw)
+    now = timezone.now()
+    for token in ApiToken.objects.filter(prefix=raw[:PREFIX_LENGTH]).select_related("user"):
+        if not hmac.compare_digest(token.digest, digest):
+            continue
+        if token.is_expired:
+            raise InvalidToken("This token has expired. Create a new one.")
+        if not token.user.is_active:
+            raise InvalidToken("This account is disabled.")
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(id=token.id).update(last_used_at=now)
+            token.last_used_at = now
+        return token
+    raise InvalidToken("Invalid token.")

@@ -1,0 +1,270 @@
+"""Input and output shapes of the API. Thin: validation that matters lives in the services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ApiToken
+from accounts.services import MAX_EXPIRY_DAYS
+
+from ..models import Analysis, DetectorModel, FrameResult
+
+# The web form's messages (Django's), so the API and the form say the same things.
+INVALID_CHOICE = "Select a valid choice. {input} is not one of the available choices."
+INVALID_MODEL_CHOICE = "Select a valid choice. That choice is not one of the available choices."
+# DRF refuses NUL characters in text; saying so in the schema keeps clients from sending them.
+NO_NULL_CHARACTERS = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
+ORDERINGS = {
+    "-created_at": "newest", "created_at": "oldest", "-probability_fake": "most_fake",
+    "probability_fake": "least_fake", "file_name": "name",
+}
+
+
+def absolute(request, name: str, *args) -> str:
+    url = reverse(f"api:{name}", args=args)
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+class BlankAsNullChoiceField(serializers.ChoiceField):
+    """A choice stored as "" when there is none, shown as null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
+# --- Detectors -----------------------------------------------------------------------------
+
+
+class DetectorSerializer(serializers.ModelSerializer):
+    metrics = serializers.DictField(
+        child=serializers.JSONField(), help_text="Evaluation metrics recorded in the checkpoint (may be empty)."
+    )
+
+    class Meta:
+        model = DetectorModel
+        fields = ["id", "name", "description", "is_default", "variant", "backbone", "sequence_length",
+                  "input_size", "training_data", "metrics", "sha256", "created_at"]
+        read_only_fields = fields
+
+
+class DetectorSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DetectorModel
+        fields = ["id", "name", "variant"]
+        read_only_fields = fields
+
+
+# --- Analyses --------------------------------------------------------------------------------
+
+
+class AnalysisCreateSerializer(serializers.Serializer):
+    """multipart/form-data: the same fields, limits and messages as the upload form."""
+
+    file = serializers.FileField(
+        help_text="The video: MP4, MOV, WebM, MKV or AVI, recognised by its content.",
+        error_messages={"required": "This field is required."},
+    )
+    frames = serializers.IntegerField(
+        min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX, default=settings.DFD_FRAMES_DEFAULT,
+        help_text="How many frames to analyse.", error_messages={"invalid": "Enter a whole number."},
+    )
+    strategy = serializers.ChoiceField(
+        choices=Analysis.Strategy.choices, default=Analysis.Strategy.UNIFORM,
+        help_text="`uniform`: spread over the whole video; `contiguous`: the first frames in a row.",
+        error_messages={"invalid_choice": INVALID_CHOICE},
+    )
+    detector = serializers.PrimaryKeyRelatedField(
+        queryset=DetectorModel.objects.all(), required=False, allow_null=True,
+        help_text="Id of an installed detector (see /detectors/); the default one when left out.",
+        error_messages={"does_not_exist": INVALID_MODEL_CHOICE, "incorrect_type": INVALID_MODEL_CHOICE},
+    )
+
+
+class AnalysisFilterSerializer(serializers.Serializer):
+    """Query parameters of the list."""
+
+    status = serializers.ChoiceField(choices=Analysis.Status.choices, required=False, allow_blank=True,
+                                     help_text="Only analyses with this status (empty: any).",
+                                     error_messages={"invalid_choice": INVALID_CHOICE})
+    verdict = serializers.ChoiceField(choices=Analysis.Verdict.choices, required=False, allow_blank=True,
+                                      help_text="Only analyses with this verdict (empty: any).",
+                                      error_messages={"invalid_choice": INVALID_CHOICE})
+    created_from = serializers.DateField(required=False, help_text="Uploaded on or after this day (YYYY-MM-DD).")
+    created_to = serializers.DateField(required=False, help_text="Uploaded on or before this day (YYYY-MM-DD).")
+    search = serializers.CharField(required=False, allow_blank=True, max_length=255,
+                                   validators=[NO_NULL_CHARACTERS], help_text="Part of the file name, any case.")
+    ordering = serializers.ChoiceField(
+        choices=list(ORDERINGS), required=False, allow_blank=True, default="-created_at",
+        help_text="Sort order (empty: newest first); analyses without a score sort last.",
+        error_messages={"invalid_choice": INVALID_CHOICE},
+    )
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Page number, from 1.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100,
+                                         help_text="Analyses per page (default 20).")
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    box = serializers.DictField(child=serializers.IntegerField(),
+                                help_text="Face box in the frame: x, y, width, height in pixels.")
+    thumbnail_url = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FrameResult
+        fields = ["index", "timestamp", "probability_fake", "box", "thumbnail_url", "heatmap_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_thumbnail_url(self, frame) -> str:
+        return absolute(self.context.get("request"), "frame-thumbnail", frame.analysis_id, frame.index)
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_heatmap_url(self, frame) -> str | None:
+        if not frame.heatmap:
+            return None
+        return absolute(self.context.get("request"), "frame-heatmap", frame.analysis_id, frame.index)
+
+
+class TimingsSerializer(serializers.Serializer):
+    decode = serializers.FloatField(required=False, help_text="Seconds probing and decoding the video.")
+    faces = serializers.FloatField(required=False, help_text="Seconds finding faces.")
+    model = serializers.FloatField(required=False, help_text="Seconds in the detector.")
+    cam = serializers.FloatField(required=False, help_text="Seconds drawing heat maps.")
+    total = serializers.FloatField(required=False, help_text="Seconds in all.")
+
+
+class AnalysisListItemSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This analysis in the API: poll it until `finished`.")
+    web_url = serializers.SerializerMethodField(help_text="Its page on the site.")
+    file_name = serializers.CharField(source="original_name", read_only=True)
+    finished = serializers.BooleanField(source="is_finished", read_only=True,
+                                        help_text="True once the status is done or failed.")
+    verdict = BlankAsNullChoiceField(choices=Analysis.Verdict.choices,
+                                     help_text="`real`, `fake`, `no_face`, or null until done.")
+    poster_url = serializers.SerializerMethodField(help_text="The most suspicious face, once done.")
+    detector = DetectorSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Analysis
+        fields = ["id", "url", "web_url", "file_name", "status", "stage", "progress", "finished", "verdict",
+                  "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "progress": {"help_text": "Percent done."},
+            "probability_fake": {"help_text": "Probability that the video is manipulated, 0 to 1; null until done."},
+            "confidence": {"help_text": "Confidence in the verdict, 0.5 to 1; null until done or with no face."},
+        }
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, analysis) -> str:
+        return absolute(self.context.get("request"), "analysis-detail", analysis.id)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, analysis) -> str:
+        request = self.context.get("request")
+        url = reverse("detection:analysis_detail", args=[analysis.id])
+        return request.build_absolute_uri(url) if request is not None else url
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_poster_url(self, analysis) -> str | None:
+        if not analysis.poster:
+            return None
+        return absolute(self.context.get("request"), "analysis-poster", analysis.id)
+
+
+class AnalysisSerializer(AnalysisListItemSerializer):
+    video_url = serializers.SerializerMethodField(help_text="The uploaded video.")
+    timings = TimingsSerializer(read_only=True, help_text="Seconds per stage, once done.")
+    frames = FrameSerializer(many=True, read_only=True, help_text="Per-frame scores, in video order.")
+
+    class Meta(AnalysisListItemSerializer.Meta):
+        fields = AnalysisListItemSerializer.Meta.fields + [
+            "error_message", "attempts", "size_bytes", "sha256", "container", "duration_seconds", "width",
+            "height", "fps", "frames_requested", "frames_analysed", "frames_without_face", "strategy", "video_url",
+            "timings", "started_at", "frames",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_video_url(self, analysis) -> str:
+        return absolute(self.context.get("request"), "analysis-video", analysis.id)
+
+
+class AnalysisCreatedSerializer(AnalysisSerializer):
+    status_url = serializers.SerializerMethodField(help_text="Where to poll for the result (also in `Location`).")
+
+    class Meta(AnalysisSerializer.Meta):
+        fields = AnalysisSerializer.Meta.fields + ["status_url"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_status_url(self, analysis) -> str:
+        return absolute(self.context.get("request"), "analysis-detail", analysis.id)
+
+
+class AnalysisPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Analyses matching the filters, on all pages.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AnalysisListItemSerializer(many=True)
+
+
+# --- Health ----------------------------------------------------------------------------------
+
+
+class HealthCheckSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "error"])
+    detail = serializers.CharField()
+
+
+class HealthChecksSerializer(serializers.Serializer):
+    database = HealthCheckSerializer()
+    storage = HealthCheckSerializer()
+    queue = HealthCheckSerializer()
+    detector = HealthCheckSerializer()
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    checks = HealthChecksSerializer()
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+
+class TokenObtainSerializer(serializers.Serializer):
+    username = serializers.CharField(trim_whitespace=False)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    name = serializers.CharField(required=False, default="API token", max_length=100,
+                                 help_text="What the token is for, e.g. the script or machine using it.")
+    expires_in_days = serializers.IntegerField(
+        required=False, default=90, min_value=0, max_value=MAX_EXPIRY_DAYS,
+        help_text="Days until the token stops working; 0: never.",
+    )
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    expired = serializers.BooleanField(source="is_expired", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "expired"]
+        read_only_fields = fields
+        extra_kwargs = {"prefix": {"help_text": "The token's first characters, to tell tokens apart."},
+                        "last_used_at": {"help_text": "Updated at most once a minute."}}
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The token: shown only this once.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = ["token", *TokenSerializer.Meta.fields]
+        read_only_fields = fields

@@ -1,0 +1,369 @@
+"""REST API v1: thin views over detection.services / selectors and accounts.services / selectors.
+
+Every query is scoped to the requesting user: other people's analyses and tokens are 404.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
+from django.template import engines
+from django.templatetags.static import static
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors as account_selectors
+from accounts import services as account_services
+
+from .. import selectors, services
+from .. import views as web_views
+from . import serializers as s
+from .authentication import KEYWORD
+from .errors import Conflict, PayloadTooLarge, error_responses, from_django_validation_error
+from .health import health_check
+from .throttling import UploadThrottle
+
+# Which request field a service's ValidationError is about, by its code (the rest: the file).
+SERVICE_ERROR_FIELDS = {"frames": "frames", "strategy": "strategy", "no_detector": "detector"}
+TOKEN_ERROR_FIELDS = {"name": "name", "expiry": "expires_in_days"}
+VIDEO_TYPES = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo"]
+
+
+class ApiView(APIView):
+    # Base of every API view. DRF authenticates requests itself (token or session), so the
+    # site's LoginRequiredMiddleware must not send API clients to the login page.
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return login_not_required(super().as_view(**initkwargs))
+
+
+class AnalysisPagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def too_large_message() -> str:
+    return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+
+
+# --- Analyses ----------------------------------------------------------------------------------
+
+
+class AnalysisListCreateApi(ApiView):
+    name = "Analyses"
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(UploadThrottle())
+        return throttles
+
+    def initial(self, request, *args, **kwargs):
+        # Refuse an oversized upload from its declared length, before anything reads the body.
+        if request.method == "POST":
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > settings.DFD_MAX_UPLOAD_BYTES + 1024 * 1024:
+                raise PayloadTooLarge(too_large_message(), field="file")
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="analyses_list", summary="List your analyses",
+        parameters=[s.AnalysisFilterSerializer],
+        responses={200: s.AnalysisPageSerializer, **error_responses(400, 401, 404, 429)},
+    )
+    def get(self, request):
+        query = s.AnalysisFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = selectors.AnalysisFilters(
+            status=data.get("status", ""), verdict=data.get("verdict", ""), created_from=data.get("created_from"),
+            created_to=data.get("created_to"), search=data.get("search", "").strip(),
+            sort=s.ORDERINGS[data.get("ordering") or "-created_at"],
+        )
+        paginator = AnalysisPagination()
+        page = paginator.paginate_queryset(selectors.analysis_list(owner=request.user, filters=filters), request, self)
+        body = s.AnalysisListItemSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(body)
+
+    @extend_schema(
+        operation_id="analyses_create", summary="Upload a video for analysis",
+        description="Validates the video like the upload form (content, size, duration, pixels) and queues it. "
+                    "Answers 202 with the analysis; poll `status_url` (also in `Location`) until `finished`.",
+        request={"multipart/form-data": s.AnalysisCreateSerializer},
+        responses={202: s.AnalysisCreatedSerializer, **error_responses(400, 401, 403, 413, 415, 429)},
+    )
+    def post(self, request):
+        form = s.AnalysisCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            analysis = services.analysis_create(
+                owner=request.user, file=data["file"], frames=data["frames"], strategy=data["strategy"],
+                detector=data.get("detector"),
+            )
+        except DjangoValidationError as error:
+            raise from_django_validation_error(error, SERVICE_ERROR_FIELDS.get(error.code, "file")) from None
+        body = s.AnalysisCreatedSerializer(analysis, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+
+class AnalysisDetailApi(ApiView):
+    name = "Analysis"
+
+    @extend_schema(
+        operation_id="analyses_retrieve", summary="An analysis: status, progress, verdict, per-frame scores",
+        responses={200: s.AnalysisSerializer, **error_responses(401, 404, 429)},
+    )
+    def get(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        return Response(s.AnalysisSerializer(analysis, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="analyses_destroy", summary="Delete an analysis, its video and every result file",
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404, 429)},
+    )
+    def delete(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        services.analysis_delete(analysis=analysis)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AnalysisRetryApi(ApiView):
+    name = "Retry an analysis"
+
+    @extend_schema(
+        operation_id="analyses_retry", summary="Queue a finished analysis again, from scratch",
+        request=None,
+        responses={202: s.AnalysisCreatedSerializer, **error_responses(401, 403, 404, 409, 429)},
+    )
+    def post(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        try:
+            analysis = services.analysis_retry(analysis=analysis)
+        except DjangoValidationError as error:
+            raise Conflict(error.messages[0], code=getattr(error, "code", None) or "conflict") from None
+        body = s.AnalysisCreatedSerializer(analysis, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+
+class _FirstRenderer(DefaultContentNegotiation):
+    """Files answer whatever the client accepts (an <img> asks for image/*)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AnalysisFileApi(ApiView):
+    """A stored file: streamed to its owner from local disk, or a redirect to a presigned S3 URL
+    (valid AWS_QUERYSTRING_EXPIRE seconds). Served by the site's owner-only file view."""
+
+    kind = ""
+    content_negotiation_class = _FirstRenderer
+
+    def get(self, request, analysis_id, index=None):
+        return web_views.analysis_file(request._request, analysis_id=analysis_id, kind=self.kind, index=index)
+
+
+def _file_schema(operation_id: str, summary: str, media_types: list[str]):
+    return extend_schema(
+        operation_id=operation_id, summary=summary,
+        responses={
+            **{(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description="The file.")
+               for media_type in media_types},
+            302: OpenApiResponse(description="On S3: a redirect to a short-lived presigned URL of the file."),
+            **error_responses(401, 404, 429),
+        },
+    )
+
+
+class AnalysisVideoApi(AnalysisFileApi):
+    kind = "video"
+
+    @_file_schema("analyses_video", "The uploaded video", VIDEO_TYPES)
+    def get(self, request, analysis_id):
+        return super().get(request, analysis_id)
+
+
+class AnalysisPosterApi(AnalysisFileApi):
+    kind = "poster"
+
+    @_file_schema("analyses_poster", "The most suspicious face (JPEG)", ["image/jpeg"])
+    def get(self, request, analysis_id):
+        return super().get(request, analysis_id)
+
+
+class FrameThumbnailApi(AnalysisFileApi):
+    kind = "thumbnail"
+
+    @_file_schema("analyses_frame_thumbnail", "A frame's face crop (JPEG)", ["image/jpeg"])
+    def get(self, request, analysis_id, index):
+        return super().get(request, analysis_id, index)
+
+
+class FrameHeatmapApi(AnalysisFileApi):
+    kind = "heatmap"
+
+    @_file_schema("analyses_frame_heatmap", "A frame's heat map (JPEG)", ["image/jpeg"])
+    def get(self, request, analysis_id, index):
+        return super().get(request, analysis_id, index)
+
+
+# --- Detectors and health ----------------------------------------------------------------------
+
+
+class DetectorListApi(ApiView):
+    name = "Detectors"
+
+    @extend_schema(
+        operation_id="detectors_list", summary="Installed detectors with their metrics",
+        responses={200: s.DetectorSerializer(many=True), **error_responses(401, 429)},
+    )
+    def get(self, request):
+        return Response(s.DetectorSerializer(selectors.detector_list(), many=True).data)
+
+
+class HealthApi(ApiView):
+    name = "Health"
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []  # for monitors polling often; it reveals nothing
+
+    @extend_schema(
+        operation_id="health", summary="Health of the database, storage, queue and detector",
+        description="Public. 200 when every check passes, 503 when one fails. Says nothing secret.",
+        auth=[], responses={200: s.HealthSerializer, 503: s.HealthSerializer},
+    )
+    def get(self, request):
+        report = health_check()
+        code = status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+        return Response(s.HealthSerializer(report).data, status=code)
+
+
+# --- Tokens ----------------------------------------------------------------------------------
+
+
+class TokenObtainApi(ApiView):
+    name = "Create a token"
+    authentication_classes = []  # a token or session sent along is ignored: the password decides
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request):
+        return KEYWORD  # wrong credentials are a 401 with WWW-Authenticate, like a bad token
+
+    @extend_schema(
+        operation_id="auth_token_create", summary="Create a token with your username and password",
+        description="The token is in `token`, shown only this once; send it as `Authorization: Token <token>`.",
+        auth=[], request=s.TokenObtainSerializer,
+        responses={201: s.TokenCreatedSerializer, **error_responses(400, 401, 415, 429)},
+    )
+    def post(self, request):
+        form = s.TokenObtainSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                "Please enter a correct username and password. Note that both fields may be case-sensitive.",
+                code="invalid_credentials",
+            )
+        try:
+            token, raw = account_services.token_create(user=user, name=data["name"],
+                                                       expires_in_days=data["expires_in_days"] or None)
+        except DjangoValidationError as error:
+            raise from_django_validation_error(error, TOKEN_ERROR_FIELDS.get(error.code, "name")) from None
+        token.token = raw
+        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenListApi(ApiView):
+    name = "API tokens"
+
+    @extend_schema(
+        operation_id="auth_tokens_list", summary="Your API tokens (never the tokens themselves)",
+        responses={200: s.TokenSerializer(many=True), **error_responses(401, 429)},
+    )
+    def get(self, request):
+        return Response(s.TokenSerializer(account_selectors.token_list(user=request.user), many=True).data)
+
+
+class TokenDetailApi(ApiView):
+    name = "API token"
+
+    @extend_schema(
+        operation_id="auth_tokens_destroy", summary="Revoke a token: it stops working at once",
+        responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403, 404, 429)},
+    )
+    def delete(self, request, token_id):
+        token = account_selectors.token_get(user=request.user, token_id=token_id)
+        account_services.token_revoke(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Anything else under /api/v1/ ------------------------------------------------------------
+
+
+@extend_schema(exclude=True)
+@login_not_required
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@throttle_classes([])
+def not_found(request, path=""):
+    raise exceptions.NotFound()
+
+
+# --- Redoc ----------------------------------------------------------------------------------------
+
+REDOC_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <title>{{ title }}</title>
+  <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  <style>body { margin: 0; padding: 0; }</style>
+</head>
+<body>
+  <div id="redoc-container"></div>
+  <script src="{{ redoc_js }}"></script>
+  <script src="{{ init_js }}"></script>
+</body>
+</html>"""
+# Search runs in a blob: web worker, which the site's Content-Security-Policy does not allow.
+REDOC_SETTINGS = {"disableSearch": True, "expandResponses": "200,201,202", "hideDownloadButton": False}
+
+
+@login_not_required
+@require_GET
+def redoc(request):
+    """Redoc from drf-spectacular-sidecar's static files, started by a script file rather than
+    inline (the pages' Content-Security-Policy forbids inline scripts), and without web fonts.
+    Redoc's own "API docs by Redocly" logo points at its CDN: the policy blocks it, and Redoc
+    then leaves it out."""
+    if "script" in request.GET:
+        schema_url, options = json.dumps(reverse("api:schema")), json.dumps(REDOC_SETTINGS)
+        script = f"Redoc.init({schema_url}, {options}, document.getElementById('redoc-container'));"
+        return HttpResponse(script, content_type="application/javascript; charset=utf-8")
+    page = engines["django"].from_string(REDOC_PAGE).render({
+        "title": settings.SPECTACULAR_SETTINGS["TITLE"],
+        "redoc_js": static("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"),
+        "init_js": f"{request.path}?script",
+    }, request)
+    return HttpResponse(page)

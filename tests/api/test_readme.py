@@ -1,0 +1,57 @@
+"""The README's curl session, run as written against a live server and a real Celery worker
+on Redis: token, upload, poll until done, read the result, fetch a file."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from detection.models import Analysis
+from tests.conftest import PASSWORD
+from tests.services import REPO_ROOT
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+
+README_ORIGIN = "http://127.0.0.1:8000"
+
+
+def readme_api_session() -> str:
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert "curl" in block and README_ORIGIN in block
+    return block
+
+
+def test_readme_curl_session(live_server, alice, detector, face_video_bytes, start_worker, tmp_path):
+    if shutil.which("curl") is None:
+        pytest.fail("curl is not installed: run `make test`, which installs it")
+    start_worker()
+    script = readme_api_session().replace(README_ORIGIN, live_server.url)
+    session = tmp_path / "session"
+    session.mkdir()
+    (session / "video.mp4").write_bytes(face_video_bytes)
+    try:
+        result = subprocess.run(
+            ["bash", "-euc", script], cwd=session, capture_output=True, text=True, timeout=180,
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "DFD_USER": "alice",
+                 "DFD_PASSWORD": PASSWORD},
+        )
+    except subprocess.TimeoutExpired:
+        logs = "\n".join(path.read_text()[-3000:] for path in tmp_path.glob("worker-*.log"))
+        pytest.fail(f"the session did not finish: {list(Analysis.objects.values('status', 'stage'))}\n{logs}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    analysis = Analysis.objects.get()
+    assert analysis.owner == alice and analysis.status == "done", analysis.error_message
+
+    # The last JSON printed is the finished analysis, as the API describes it.
+    shown = json.loads(result.stdout[result.stdout.index("{"):])
+    assert shown["id"] == str(analysis.id) and shown["status"] == "done" and shown["finished"] is True
+    assert shown["verdict"] in ("real", "fake") and 0 <= shown["probability_fake"] <= 1
+    assert len(shown["frames"]) == analysis.frames_analysed >= 19
+    assert shown["frames_requested"] == 20 and shown["file_name"] == "video.mp4"
+    assert (session / "face.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    token = alice.api_tokens.get()
+    assert token.name == "my-laptop" and token.last_used_at is not None
