@@ -41,6 +41,12 @@ class LimitReached(exceptions.APIException):
     default_code = "limit_reached"
 
 
+class StorageUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "File storage is unavailable right now. Try again in a moment."
+    default_code = "storage_unavailable"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
@@ -58,6 +64,8 @@ def from_django_validation_error(error: DjangoValidationError, field: str) -> ex
         return PayloadTooLarge(messages[0], code=code, field=field)
     if status_code == 429:
         return LimitReached(messages[0], code=code)
+    if status_code == 503:
+        return StorageUnavailable(messages[0], code=code)
     return exceptions.ValidationError({field: messages})
 
 
@@ -146,6 +154,7 @@ ERROR_DESCRIPTIONS = {
     415: "Unsupported media type.",
     429: "Too many requests: try again after `Retry-After` seconds; or a per-person limit was reached "
          "(analyses waiting or running at once, uploads a day).",
+    503: "File storage is unavailable right now: nothing was changed; try again.",
 }
 
 

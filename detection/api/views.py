@@ -109,7 +109,7 @@ class AnalysisListCreateApi(ApiView):
         description="Validates the video like the upload form (content, size, duration, pixels) and queues it. "
                     "Answers 202 with the analysis; poll `status_url` (also in `Location`) until `finished`.",
         request={"multipart/form-data": s.AnalysisCreateSerializer},
-        responses={202: s.AnalysisCreatedSerializer, **error_responses(400, 401, 403, 413, 415, 429)},
+        responses={202: s.AnalysisCreatedSerializer, **error_responses(400, 401, 403, 413, 415, 429, 503)},
     )
     def post(self, request):
         form = s.AnalysisCreateSerializer(data=request.data)
@@ -139,11 +139,14 @@ class AnalysisDetailApi(ApiView):
 
     @extend_schema(
         operation_id="analyses_destroy", summary="Delete an analysis, its video and every result file",
-        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404, 429)},
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404, 429, 503)},
     )
     def delete(self, request, analysis_id):
         analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
-        services.analysis_delete(analysis=analysis)
+        try:
+            services.analysis_delete(analysis=analysis)
+        except DjangoValidationError as error:
+            raise from_django_validation_error(error, "file") from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -141,3 +141,16 @@ def test_database_connections_dropped_mid_analysis(alice, detector, tmp_path, st
     services.wait_until(settled, 180, "the analysis to finish after the connections were cut", interval=1)
     assert analysis.status == "done" or analysis.error_message
     assert files_match_rows(settings.MEDIA_ROOT)
+
+
+def test_api_answers_503_when_storage_is_unreachable(client, alice, detector, face_video_bytes, settings):
+    from tests.api.conftest import auth, token_for
+
+    unreachable = {"STORAGE_BACKEND": "s3", "AWS_STORAGE_BUCKET_NAME": "dfd-test", "AWS_ACCESS_KEY_ID": "k",
+                   "AWS_SECRET_ACCESS_KEY": "s", "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{services.free_port()}"}
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_settings(unreachable, settings.MEDIA_ROOT)}
+    response = client.post("/api/v1/analyses/", {"file": upload(face_video_bytes), "frames": 10},
+                           headers=auth(token_for(alice)))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "storage_unavailable"
+    assert not Analysis.objects.exists()
