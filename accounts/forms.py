@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 User = get_user_model()
 
@@ -49,3 +49,22 @@ class TokenCreateForm(forms.Form):
     def expires_in_days(self) -> int | None:
         value = self.cleaned_data["expiry"]
         return None if value == "never" else int(value)
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Sign-in that refuses, for a while, an account name or address with too many failures."""
+
+    def clean(self):
+        from . import services
+
+        username = self.cleaned_data.get("username") or ""
+        ip = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        if services.signin_blocked(username=username, ip=ip):
+            raise forms.ValidationError(services.signin_blocked_message(), code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            services.signin_failed(username=username, ip=ip)
+            raise
+        services.signin_succeeded(username=username)
+        return cleaned

@@ -1,4 +1,4 @@
-"""Writes for accounts: API tokens.
+"""Writes for accounts: API tokens and sign-in attempts.
 
 A token is `dfd_` followed by 43 URL-safe characters (256 random bits). The database
 keeps its first characters (to find the row and to show which token is which) and the
@@ -13,6 +13,8 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -74,3 +76,35 @@ def token_authenticate(*, raw: str) -> ApiToken:
             token.last_used_at = now
         return token
     raise InvalidToken("Invalid token.")
+
+
+# --- Sign-in attempts ------------------------------------------------------------------------
+# Failed sign-ins are counted per account name and per client address, for the web form and
+# the API's token endpoint alike; past the limit both refuse until the window has passed.
+
+
+def _signin_keys(*, username: str, ip: str) -> list[str]:
+    return [f"signin-failures:user:{username.strip().lower()}", f"signin-failures:ip:{ip}"]
+
+
+def signin_blocked(*, username: str, ip: str) -> bool:
+    limit = settings.DFD_SIGNIN_MAX_FAILURES
+    return any((cache.get(key) or 0) >= limit for key in _signin_keys(username=username, ip=ip))
+
+
+def signin_failed(*, username: str, ip: str) -> None:
+    for key in _signin_keys(username=username, ip=ip):
+        if not cache.add(key, 1, timeout=settings.DFD_SIGNIN_LOCKOUT_SECONDS):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.add(key, 1, timeout=settings.DFD_SIGNIN_LOCKOUT_SECONDS)
+
+
+def signin_succeeded(*, username: str) -> None:
+    cache.delete(_signin_keys(username=username, ip="")[0])
+
+
+def signin_blocked_message() -> str:
+    minutes = max(1, settings.DFD_SIGNIN_LOCKOUT_SECONDS // 60)
+    return f"Too many failed sign-ins. Wait {minutes} minutes and try again, or reset your password."

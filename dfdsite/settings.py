@@ -208,6 +208,8 @@ DFD_MAX_DURATION_SECONDS = env_int("DFD_MAX_DURATION_SECONDS", 600)
 DFD_MAX_PIXELS = env_int("DFD_MAX_PIXELS", 3840 * 2160)
 DFD_FRAMES_MIN, DFD_FRAMES_MAX, DFD_FRAMES_DEFAULT = 10, 100, 20
 DFD_MAX_RUNNING_PER_USER = env_int("DFD_MAX_RUNNING_PER_USER", 5)
+DFD_SIGNIN_MAX_FAILURES = env_int("DFD_SIGNIN_MAX_FAILURES", 5)
+DFD_SIGNIN_LOCKOUT_SECONDS = env_int("DFD_SIGNIN_LOCKOUT_SECONDS", 900)
 DFD_MAX_UPLOADS_PER_DAY = env_int("DFD_MAX_UPLOADS_PER_DAY", 200)
 # A processing analysis whose heartbeat is older than this is taken for lost.
 DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
@@ -216,9 +218,16 @@ DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
 
+# Throttle and sign-in counters live in the cache: per process by default; with several web
+# processes point DJANGO_CACHE_URL at Redis so the limits hold across them.
+DJANGO_CACHE_URL = env_str("DJANGO_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DJANGO_CACHE_URL}
+    if DJANGO_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # --- REST API (/api/v1/): tokens or the session, JSON errors, throttling, OpenAPI -------------
-# Throttle counters live in Django's cache: the default in-process cache is per process, so
-# with several web processes set up a shared cache (e.g. Redis) for the limits to hold exactly.
 DFD_API_THROTTLE_USER = env_str("DFD_API_THROTTLE_USER", "1000/hour")
 DFD_API_THROTTLE_ANON = env_str("DFD_API_THROTTLE_ANON", "60/hour")
 DFD_API_THROTTLE_UPLOADS = env_str("DFD_API_THROTTLE_UPLOADS", "100/day")

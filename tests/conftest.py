@@ -13,6 +13,16 @@ def make_user(username: str):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Throttle and sign-in counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path_factory):
     """Each test stores uploads in a folder of its own."""
     from dfdsite.storage import default_storage_settings

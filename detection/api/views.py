@@ -282,8 +282,13 @@ class TokenObtainApi(ApiView):
         form = s.TokenObtainSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
+        ip = request.META.get("REMOTE_ADDR", "")
+        if account_services.signin_blocked(username=data["username"], ip=ip):
+            raise exceptions.Throttled(detail=account_services.signin_blocked_message(),
+                                       wait=settings.DFD_SIGNIN_LOCKOUT_SECONDS)
         user = authenticate(request._request, username=data["username"], password=data["password"])
         if user is None:
+            account_services.signin_failed(username=data["username"], ip=ip)
             raise exceptions.AuthenticationFailed(
                 "Please enter a correct username and password. Note that both fields may be case-sensitive.",
                 code="invalid_credentials",
@@ -293,6 +298,7 @@ class TokenObtainApi(ApiView):
                                                        expires_in_days=data["expires_in_days"] or None)
         except DjangoValidationError as error:
             raise from_django_validation_error(error, TOKEN_ERROR_FIELDS.get(error.code, "name")) from None
+        account_services.signin_succeeded(username=data["username"])
         token.token = raw
         return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

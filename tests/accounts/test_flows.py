@@ -148,3 +148,22 @@ def test_profile_update(alice_client, alice, bob):
     assert response.status_code == 302
     alice.refresh_from_db()
     assert (alice.first_name, alice.email) == ("Alice", "alice@wonder.land")
+
+
+def test_sign_in_is_refused_for_a_while_after_repeated_failures(client, alice, settings):
+    from django.core.cache import cache
+
+    settings.DFD_SIGNIN_MAX_FAILURES = 3
+    url = reverse("accounts:login")
+    for _ in range(3):
+        response = client.post(url, {"username": "alice", "password": "guess"})
+        assert b"correct username and password" in response.content
+    # Now even the right password is refused, with a message saying what to do.
+    blocked = client.post(url, {"username": "ALICE", "password": PASSWORD})
+    assert b"Too many failed sign-ins" in blocked.content
+    assert "_auth_user_id" not in client.session
+    # The API's token endpoint counts the same failures.
+    api = client.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD, "name": "x"})
+    assert api.status_code == 429 and "Too many failed sign-ins" in api.json()["error"]["message"]
+    cache.clear()  # the window has passed
+    assert client.post(url, {"username": "alice", "password": PASSWORD}).status_code == 302

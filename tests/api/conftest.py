@@ -1,17 +1,8 @@
 import pytest
-from django.core.cache import cache
 
 from accounts import services as account_services
 from detection import services
 from tests.conftest import upload
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """Throttle counters live in the cache: each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
