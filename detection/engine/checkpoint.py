@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from detection.engine.errors import CheckpointError
+from detection.engine.backbones import BACKBONES
 from detection.engine.model import POOLINGS, VARIANTS, ResNeXtLSTM
 from detection.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
@@ -85,7 +86,12 @@ def seed_metadata() -> CheckpointMetadata:
 
 
 def build_model(metadata: CheckpointMetadata) -> ResNeXtLSTM:
-    return ResNeXtLSTM(variant=metadata.variant, hidden_size=metadata.hidden_size, pooling=metadata.pooling)
+    return ResNeXtLSTM(
+        variant=metadata.variant,
+        hidden_size=metadata.hidden_size,
+        pooling=metadata.pooling,
+        backbone=metadata.backbone,
+    )
 
 
 def file_sha256(path: str | Path) -> str:
@@ -144,8 +150,8 @@ def _metadata_from(payload: Mapping) -> CheckpointMetadata:
     problems = []
     if meta.variant not in VARIANTS:
         problems.append(f"variant is {meta.variant!r} (expected one of {', '.join(VARIANTS)})")
-    if meta.backbone != "resnext50":
-        problems.append(f"backbone is {meta.backbone!r} (only 'resnext50' is supported)")
+    if meta.backbone not in BACKBONES:
+        problems.append(f"backbone is {meta.backbone!r} (expected one of {', '.join(BACKBONES)})")
     if meta.pooling not in POOLINGS:
         problems.append(f"pooling is {meta.pooling!r} (expected one of {', '.join(POOLINGS)})")
     if not isinstance(meta.hidden_size, int) or meta.hidden_size < 1:
@@ -228,6 +234,12 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
         model = build_model(metadata)
     except ValueError as exc:
         raise CheckpointError(f"The checkpoint describes a model that cannot be built: {exc}.") from None
+    # Weights may be stored in float16 to halve the file (save_checkpoint(half=True)); the model
+    # always computes in float32.
+    state = {
+        k: v.float() if isinstance(v, torch.Tensor) and v.dtype in (torch.float16, torch.bfloat16) else v
+        for k, v in state.items()
+    }
     _load_weights(model, state, described_as)
     model.eval()
     return LoadedCheckpoint(model=model, metadata=metadata, sha256=sha256, path=path, format=fmt)
@@ -250,16 +262,19 @@ def _plain(value, where: str):
     raise ValueError(f"metadata {where} is a {type(value).__name__}; use numbers, strings, lists or dicts")
 
 
-def save_checkpoint(model: ResNeXtLSTM, path: str | Path, metadata: CheckpointMetadata) -> str:
+def save_checkpoint(
+    model: ResNeXtLSTM, path: str | Path, metadata: CheckpointMetadata, half: bool = False
+) -> str:
     """Write our self-describing format atomically and return the file's sha256.
 
-    The variant, hidden size and pooling are taken from the model itself (the metadata must
-    not contradict it). A temp file in the same folder is renamed over ``path``, so a reader
+    The variant, hidden size, pooling and backbone are taken from the model itself (the
+    metadata must not contradict it). ``half=True`` stores floating-point weights as float16
+    (half the size; load_checkpoint upcasts them to float32). A temp file in the same folder is renamed over ``path``, so a reader
     never sees half a checkpoint.
     """
     path = Path(path)
     meta = asdict(metadata)
-    for name in ("variant", "hidden_size", "pooling"):
+    for name in ("variant", "hidden_size", "pooling", "backbone"):
         if meta[name] != getattr(model, name):
             raise ValueError(
                 f"metadata says {name}={meta[name]!r} but the model has {getattr(model, name)!r}"
@@ -269,7 +284,11 @@ def save_checkpoint(model: ResNeXtLSTM, path: str | Path, metadata: CheckpointMe
     for name in ("metrics", "normalisation"):
         meta[name] = _plain(meta[name], name)
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
-    payload["state_dict"] = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    payload["storage_dtype"] = "float16" if half else "float32"
+    payload["state_dict"] = state
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

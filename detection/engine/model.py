@@ -13,6 +13,10 @@ bias=True)`` over the frame sequence, classifier on the last (or mean) LSTM outp
 
 Class index 0 = FAKE, 1 = REAL in both. The backbone is built with ``weights=None``: nothing is
 ever downloaded; real weights come from a checkpoint.
+
+Backbones (``backbones.py``): ``resnext50`` (the seed's, 2048 features, the default) or
+``efficientnet_lite0`` (1280 features; temporal variant only). Either way the backbone sits
+in ``self.model`` and its output (the last block's feature maps) is Grad-CAM's layer.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
-import torchvision
 from torch import nn
+
+from detection.engine.backbones import BACKBONES, FEATURE_SIZES, build_backbone
 
 FAKE = 0
 REAL = 1
-FEATURES = 2048
+FEATURES = 2048  # the seed's (ResNeXt50's) feature size; see ``feature_size`` for others
 VARIANTS = ("seed", "temporal")
 POOLINGS = ("last", "mean")
 
@@ -52,8 +57,14 @@ def backend_flag(namespace, name: str, value) -> Iterator[None]:
 
 
 class ResNeXtLSTM(nn.Module):
-    def __init__(self, variant: str = "seed", hidden_size: int = 2048, pooling: str = "last") -> None:
+    def __init__(
+        self, variant: str = "seed", hidden_size: int = 2048, pooling: str = "last", backbone: str = "resnext50"
+    ) -> None:
         super().__init__()
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone {backbone!r}: use one of {', '.join(BACKBONES)}")
+        if variant == "seed" and backbone != "resnext50":
+            raise ValueError(f"the seed variant has a resnext50 backbone, not {backbone!r}")
         if variant not in VARIANTS:
             raise ValueError(f"unknown model variant {variant!r}: use 'seed' or 'temporal'")
         if pooling not in POOLINGS:
@@ -63,23 +74,25 @@ class ResNeXtLSTM(nn.Module):
         self.variant = variant
         self.hidden_size = hidden_size
         self.pooling = pooling
+        self.backbone = backbone
+        self.feature_size = FEATURE_SIZES[backbone]
 
-        backbone = torchvision.models.resnext50_32x4d(weights=None)
-        self.model = nn.Sequential(*list(backbone.children())[:-2])
+        self.model = build_backbone(backbone)
         if variant == "seed":
             self.lstm = nn.LSTM(FEATURES, FEATURES, 1, False)
         else:
-            self.lstm = nn.LSTM(FEATURES, hidden_size, num_layers=1, batch_first=True, bias=True)
+            self.lstm = nn.LSTM(self.feature_size, hidden_size, num_layers=1, batch_first=True, bias=True)
         self.dropout = nn.Dropout(0.4)
         self.linear1 = nn.Linear(hidden_size, 2)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
 
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> the last block's output (N, 2048, H/32, W/32): Grad-CAM's layer."""
+        """(N, 3, H, W) -> the last block's output (N, C, H/32, W/32): Grad-CAM's layer
+        (C = 2048 for resnext50, 1280 for efficientnet_lite0)."""
         return self.model(images)
 
     def pool(self, fmaps: torch.Tensor) -> torch.Tensor:
-        """(N, 2048, h, w) -> (N, 2048)."""
+        """(N, C, h, w) -> (N, C)."""
         return self.avgpool(fmaps).flatten(1)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -129,4 +142,7 @@ class ResNeXtLSTM(nn.Module):
         """(B, S, 3, H, W) -> logits (B, 2)."""
         batch_size, seq_length, c, h, w = x.shape
         features = self.features(x.view(batch_size * seq_length, c, h, w))
-        return self.classify_sequence(features.view(batch_size, seq_length, FEATURES))
+        return self.classify_sequence(features.view(batch_size, seq_length, self.feature_size))
+
+
+SequenceDetector = ResNeXtLSTM  # the same class, named for what it is whatever the backbone
