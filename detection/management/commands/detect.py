@@ -57,7 +57,7 @@ class Command(BaseCommand):
             "--models-dir",
             type=Path,
             metavar="DIR",
-            help="where to look for a checkpoint when --model is not given (default: models/ in the project)",
+            help="where to look for a checkpoint when --model is not given (default: DFD_MODELS_DIR, models/)",
         )
         parser.add_argument(
             "--frames", type=int_at_least(1), default=20, help="frames to analyse per video (default 20)"
@@ -150,7 +150,7 @@ class Command(BaseCommand):
     def _model_path(self, model: Path | None, models_dir: Path | None) -> Path:
         if model is not None:
             return model
-        models_dir = models_dir or Path(settings.BASE_DIR) / "models"
+        models_dir = models_dir or Path(settings.DFD_MODELS_DIR)
         found, count = find_model(models_dir)
         if found is None:
             raise CommandError(
