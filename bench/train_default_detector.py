@@ -1,6 +1,6 @@
 """The recipe of the default detector (models/dfd-efficientnet-lite0-v1.pt), end to end.
 
-    .venv/bin/python bench/train_default_detector.py --data /work/shared/data/train
+    .venv/bin/python bench/train_default_detector.py --data ../shared/data/train
 
 1. trains EfficientNet-Lite0 + LSTM on CPU (``python -m detection.engine.train`` with the
    options in RECIPE), run folder var/train/lite0-v1, face cache var/facecache/corpus;
@@ -34,7 +34,7 @@ SELF_BLEND = "a fifth"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="/work/shared/data/train")
+    parser.add_argument("--data", default="../shared/data/train")
     parser.add_argument("--run", default=str(ROOT / "var" / "train" / "lite0-v1"))
     parser.add_argument("--cache-dir", default=str(ROOT / "var" / "facecache" / "corpus"))
     parser.add_argument("--models-dir", default=str(ROOT / "models"))
@@ -224,7 +224,7 @@ layouts, with their split lists):
 
 ```
 python -m detection.engine.train \\
-  --data /data/FaceForensics++ --data /data/Celeb-DF-v2 --data /work/shared/data/train \\
+  --data /data/FaceForensics++ --data /data/Celeb-DF-v2 --data ../shared/data/train \\
   --backbone resnext50 --backbone-weights /data/weights/resnext50_32x4d-7cdf4587.pth \\
   --hidden-size 512 --frame-epochs 20 --sequence-epochs 5 --epoch-samples 40000 --batch-size 64 \\
   --workers 8 --self-blend 0.3 --out var/train/resnext50-gpu --cache-dir var/facecache
