@@ -1,9 +1,11 @@
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -161,9 +163,37 @@ def analysis_file(request, analysis_id, kind, index=None):
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("No such file.") from None
-    response = FileResponse(handle, content_type=_content_type(kind, analysis))
+    content_type = _content_type(kind, analysis)
+    byte_range = _requested_range(request.headers.get("Range", ""), default_storage.size(name))
+    if byte_range:  # lets the video player seek
+        start, end = byte_range
+        handle.seek(start)
+        response = HttpResponse(handle.read(end - start + 1), status=206, content_type=content_type)
+        handle.close()
+        response["Content-Range"] = f"bytes {start}-{end}/{default_storage.size(name)}"
+    else:
+        response = FileResponse(handle, content_type=content_type)
+    response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+MAX_RANGE_BYTES = 8 * 1024 * 1024  # one answer holds at most this much; players ask again
+
+
+def _requested_range(header: str, size: int) -> tuple[int, int] | None:
+    """The first range of a "bytes=start-end" header, clamped, or None to send the whole file."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)(,.*)?", header.strip())
+    if not match or size == 0 or not (match.group(1) or match.group(2)):
+        return None
+    if match.group(1):
+        start = int(match.group(1))
+        end = int(match.group(2)) if match.group(2) else size - 1
+    else:  # "bytes=-N": the last N bytes
+        start, end = max(0, size - int(match.group(2))), size - 1
+    if start >= size or end < start:
+        return None
+    return start, min(end, size - 1, start + MAX_RANGE_BYTES - 1)
 
 
 def _content_type(kind: str, analysis: Analysis) -> str:

@@ -193,3 +193,19 @@ def test_dashboard_counts_and_recent(alice_client, finished):
     page = alice_client.get(reverse("home"))
     assert page.context["counts"]["total"] == 1
     assert b"alice-clip.mp4" in page.content
+
+
+def test_video_answers_byte_ranges_so_the_player_can_seek(alice_client, finished, face_video_bytes):
+    url = reverse("detection:analysis_video", args=[finished.id])
+    size = len(face_video_bytes)
+    part = alice_client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-199/{size}"
+    assert part.content == face_video_bytes[100:200]
+    tail = alice_client.get(url, headers={"Range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.content == face_video_bytes[-50:]
+    open_ended = alice_client.get(url, headers={"Range": "bytes=10-"})
+    assert open_ended.content == face_video_bytes[10:]
+    for unsatisfiable in ("bytes=999999999-", "items=1-2", "bytes=-"):
+        whole = alice_client.get(url, headers={"Range": unsatisfiable})
+        assert whole.status_code == 200 and b"".join(whole.streaming_content) == face_video_bytes
+    assert part["Accept-Ranges"] == "bytes"
