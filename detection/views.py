@@ -164,13 +164,14 @@ def analysis_file(request, analysis_id, kind, index=None):
     except FileNotFoundError:
         raise Http404("No such file.") from None
     content_type = _content_type(kind, analysis)
-    byte_range = _requested_range(request.headers.get("Range", ""), default_storage.size(name))
+    size = default_storage.size(name)
+    byte_range = _requested_range(request.headers.get("Range", ""), size)
     if byte_range:  # lets the video player seek
         start, end = byte_range
         handle.seek(start)
         response = HttpResponse(handle.read(end - start + 1), status=206, content_type=content_type)
         handle.close()
-        response["Content-Range"] = f"bytes {start}-{end}/{default_storage.size(name)}"
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
     else:
         response = FileResponse(handle, content_type=content_type)
     response["Accept-Ranges"] = "bytes"

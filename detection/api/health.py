@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from ..models import DetectorModel
+from ..services import detector_get_default
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 3.0
@@ -41,7 +41,7 @@ def _queue() -> str:
 
 
 def _detector() -> str:
-    detector = DetectorModel.objects.filter(is_default=True).first() or DetectorModel.objects.first()
+    detector = detector_get_default()
     if detector is None:
         raise LookupError("no detector")
     return f"Default detector: {detector.name}."

@@ -16,16 +16,6 @@ def rates(settings):
     return set_rates
 
 
-@pytest.fixture
-def sent_tasks(monkeypatch):
-    """Record the analyses queued by a test that runs no worker, to check what was sent."""
-    from detection.tasks import run_analysis
-
-    sent = []
-    monkeypatch.setattr(run_analysis, "delay", lambda *args, **kwargs: sent.append(args))
-    return sent
-
-
 def token_for(user, **kwargs) -> str:
     return account_services.token_create(user=user, name=kwargs.pop("name", "test"), **kwargs)[1]
 

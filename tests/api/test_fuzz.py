@@ -67,7 +67,7 @@ checks.positive_data_acceptance.enabled = false
 
 
 def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(
-    live_server, alice, detector, face_video_bytes, tmp_path, rates, sent_tasks, settings,
+    live_server, alice, detector, face_video_bytes, tmp_path, rates, settings,
 ):
     rates(user="100000/hour", anon="100000/hour", uploads="100000/day")
     # The fuzzer sends many wrong passwords to the token endpoint; it must still get its token.

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 
 def test_files_redirect_to_presigned_urls_and_curl_follows(live_server, client, alice, detector, face_video_bytes,
-                                                           s3_storage, sent_tasks):
+                                                           s3_storage):
     analysis = finished_analysis(alice, face_video_bytes)
     assert analysis.status == "done", analysis.error_message
     token = token_for(alice)
