@@ -46,6 +46,22 @@ class UploadCheck:
     fps: float
 
 
+FORM_OVERHEAD_BYTES = 1024 * 1024  # room for the other form fields around the file
+
+
+def upload_too_large_message() -> str:
+    return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+
+
+def upload_declared_too_large(content_length: str | None) -> bool:
+    """True when a request's declared length is over the upload limit: it can be refused
+    before its body is read."""
+    try:
+        return int(content_length or 0) > settings.DFD_MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
+    except ValueError:
+        return False  # a malformed header: the streamed size check still applies
+
+
 def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
@@ -53,9 +69,7 @@ def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
     for chunk in source.chunks() if hasattr(source, "chunks") else iter(lambda: source.read(1 << 20), b""):
         size += len(chunk)
         if size > limit:
-            raise ValidationError(
-                f"The file is larger than the limit of {limit // (1024 * 1024)} MB.", code="too_large"
-            )
+            raise ValidationError(upload_too_large_message(), code="too_large")
         digest.update(chunk)
         destination.write(chunk)
     destination.flush()

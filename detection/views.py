@@ -59,12 +59,12 @@ def analysis_new(request):
     status = 200
     if request.method == "POST":
         # Refuse an oversized body from its declared length, before Django reads it.
-        too_large = int(request.META.get("CONTENT_LENGTH") or 0) > settings.DFD_MAX_UPLOAD_BYTES + 1024 * 1024
+        too_large = services.upload_declared_too_large(request.META.get("CONTENT_LENGTH"))
         form = AnalysisUploadForm({} if too_large else request.POST, {} if too_large else request.FILES)
         if too_large:
             form.full_clean()
             form.errors.clear()
-            form.add_error("file", _too_large_message())
+            form.add_error("file", services.upload_too_large_message())
             status = 413
         elif form.is_valid():
             try:
@@ -89,10 +89,6 @@ def analysis_new(request):
         "form": form, "has_detector": has_detector, "max_upload_mb": settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_duration": settings.DFD_MAX_DURATION_SECONDS,
     }, status=status)
-
-
-def _too_large_message() -> str:
-    return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
 
 
 @require_GET

@@ -58,10 +58,6 @@ class AnalysisPagination(PageNumberPagination):
     max_page_size = 100
 
 
-def too_large_message() -> str:
-    return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
-
-
 # --- Analyses ----------------------------------------------------------------------------------
 
 
@@ -76,13 +72,8 @@ class AnalysisListCreateApi(ApiView):
 
     def initial(self, request, *args, **kwargs):
         # Refuse an oversized upload from its declared length, before anything reads the body.
-        if request.method == "POST":
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > settings.DFD_MAX_UPLOAD_BYTES + 1024 * 1024:
-                raise PayloadTooLarge(too_large_message(), field="file")
+        if request.method == "POST" and services.upload_declared_too_large(request.META.get("CONTENT_LENGTH")):
+            raise PayloadTooLarge(services.upload_too_large_message(), field="file")
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
