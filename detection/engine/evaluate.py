@@ -7,7 +7,9 @@ Figures are video-level (one score per video; for image-only sources one per sou
 see ``Sample.unit``) with a per-source and per-manipulation breakdown; frame-level figures
 are reported beside them. The report is the structure the detector page and the API show
 (``DetectorModel.metrics``), saved as JSON with a ROC curve PNG, and optionally written back
-into the checkpoint (re-saved atomically: its sha256 changes).
+into the checkpoint (re-saved atomically: its sha256 changes). ``score`` runs a model over
+cached face crops; training's validation calls it too, so both report the same figures
+(imports go one way: train imports evaluate, never the reverse).
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from detection.engine.augment import plain
+from detection.engine.checkpoint import load_checkpoint, save_checkpoint
+from detection.engine.datasets import Sample, grouped_split, load_samples
+from detection.engine.devices import autocast, resolve_device
+from detection.engine.facecache import CacheSettings, FaceCrops, build_cache
+from detection.engine.model import FAKE, ResNeXtLSTM
+from detection.engine.preprocess import Preprocessing, to_tensor
 
 log = logging.getLogger("detection.evaluate")
 EPS = 1e-7
@@ -205,6 +216,54 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# scoring a model (training's validation uses these too)
+
+
+@torch.no_grad()
+def frame_features(model: ResNeXtLSTM, images: list[np.ndarray], prep: Preprocessing,
+                   device: torch.device, batch: int = 64) -> torch.Tensor:
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch):
+        x = to_tensor(images[start : start + batch], prep).to(device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(device):
+            out.append(model.features(x).float())
+    return torch.cat(out) if out else torch.zeros(0, model.feature_size, device=device)
+
+
+@torch.no_grad()
+def score(model: ResNeXtLSTM, samples: list[Sample], crops: dict[str, FaceCrops], prep: Preprocessing,
+          device: torch.device, sequence_length: int = 20) -> tuple[list[Scored], list[Scored]]:
+    """Frame-level and video-level fake probabilities for samples (no augmentation).
+
+    A video's crops are its frames; an image's "video" is its unit (source video): its
+    crops in order, repeated to ``sequence_length`` frames for the LSTM, as a 20-frame clip
+    of one still face would be.
+    """
+    images, owners = [], []
+    for sample in samples:
+        for image in crops[sample.path].crops:
+            images.append(plain(image, prep.input_size))
+            owners.append(sample)
+    feats = frame_features(model, images, prep, device)
+    frame_probs = torch.softmax(model.classify_frames(feats).float(), 1)[:, FAKE].cpu().numpy()
+    frames = [Scored(s.is_fake, float(p), s.source, s.method, s.unit) for s, p in zip(owners, frame_probs)]
+    units: dict[str, list[int]] = {}
+    for i, sample in enumerate(owners):
+        units.setdefault(sample.unit, []).append(i)
+    videos = []
+    for unit, rows in units.items():
+        sample = owners[rows[0]]
+        if sample.kind == "image":
+            rows = [rows[k % len(rows)] for k in range(max(sequence_length, len(rows)))]
+        logits = model.classify_sequence(feats[rows].unsqueeze(0))
+        p = float(torch.softmax(logits.float(), 1)[0, FAKE])
+        videos.append(Scored(sample.is_fake, p, sample.source, sample.method, unit))
+    return frames, videos
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def evaluate_checkpoint(
@@ -225,13 +284,6 @@ def evaluate_checkpoint(
     training used, read from the checkpoint when it recorded one) or on all of it (``all``).
     Returns the report; writes report.json and roc.png into ``out_dir`` when given; with
     ``update_checkpoint`` stores the report as the checkpoint's metrics (new sha256)."""
-    import torch
-
-    from detection.engine.checkpoint import load_checkpoint, save_checkpoint
-    from detection.engine.datasets import grouped_split, load_samples
-    from detection.engine.facecache import CacheSettings, build_cache
-    from detection.engine.train import resolve_device, score
-
     loaded = load_checkpoint(checkpoint)
     trained = (loaded.metadata.metrics or {}).get("training", {})
     val_fraction = val_fraction if val_fraction is not None else trained.get("val_fraction", 0.2)

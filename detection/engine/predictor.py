@@ -49,6 +49,7 @@ import torch
 
 from detection.engine.cam import grad_cam_from_feature_maps, overlay
 from detection.engine.checkpoint import LoadedCheckpoint, load_checkpoint
+from detection.engine.devices import resolve_device
 from detection.engine.errors import VideoError
 from detection.engine.faces import Box, FaceDetector, crop
 from detection.engine.model import FAKE, backend_flag
@@ -169,18 +170,6 @@ class _Progress:
             return
         start, end = _STAGE_SPANS[stage]
         self.callback(stage, start + (end - start) * min(max(within, 0.0), 1.0))
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda'") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested, but no CUDA device is available on this machine")
-    return resolved
 
 
 @contextmanager

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from detection.engine import evaluate as ev
-from detection.engine.augment import AugmentSettings, augment, plain
+from detection.engine.augment import AugmentSettings, augment
 from detection.engine.backbones import (
     NORMALISATION,
     load_backbone_weights,
@@ -40,6 +40,7 @@ from detection.engine.backbones import (
 )
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from detection.engine.datasets import Sample, grouped_split, load_samples
+from detection.engine.devices import autocast, resolve_device
 from detection.engine.facecache import CacheSettings, FaceCrops, build_cache
 from detection.engine.model import FAKE, REAL, ResNeXtLSTM
 from detection.engine.preprocess import Preprocessing, to_tensor
@@ -181,12 +182,6 @@ def _weighted_pick(items: list, count: int, power: float, rng: np.random.Generat
 # model and optimisation
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def build(config: TrainConfig) -> tuple[ResNeXtLSTM, bool]:
     """The model, with ImageNet backbone weights when a file is at hand; (model, pretrained)."""
     model = ResNeXtLSTM(config.variant, config.hidden_size, config.pooling, config.backbone)
@@ -226,60 +221,6 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-# ---------------------------------------------------------------------------------------
-# validation
-
-
-@torch.no_grad()
-def frame_features(model: ResNeXtLSTM, images: list[np.ndarray], prep: Preprocessing,
-                   device: torch.device, batch: int = 64) -> torch.Tensor:
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch):
-        x = to_tensor(images[start : start + batch], prep).to(device).contiguous(memory_format=torch.channels_last)
-        with _autocast(device):
-            out.append(model.features(x).float())
-    return torch.cat(out) if out else torch.zeros(0, model.feature_size, device=device)
-
-
-def score(model: ResNeXtLSTM, samples: list[Sample], crops: dict[str, FaceCrops], prep: Preprocessing,
-          device: torch.device, sequence_length: int = 20) -> tuple[list[ev.Scored], list[ev.Scored]]:
-    """Frame-level and video-level fake probabilities for samples (no augmentation).
-
-    A video's crops are its frames; an image's "video" is its unit (source video): its
-    crops in order, repeated to ``sequence_length`` frames for the LSTM, as a 20-frame clip
-    of one still face would be.
-    """
-    images, owners = [], []
-    for sample in samples:
-        for image in crops[sample.path].crops:
-            images.append(plain(image, prep.input_size))
-            owners.append(sample)
-    feats = frame_features(model, images, prep, device)
-    with torch.no_grad():
-        frame_probs = torch.softmax(model.classify_frames(feats).float(), 1)[:, FAKE].cpu().numpy()
-    frames = [ev.Scored(s.is_fake, float(p), s.source, s.method, s.unit) for s, p in zip(owners, frame_probs)]
-    units: dict[str, list[int]] = {}
-    for i, sample in enumerate(owners):
-        units.setdefault(sample.unit, []).append(i)
-    videos = []
-    with torch.no_grad():
-        for unit, rows in units.items():
-            sample = owners[rows[0]]
-            if sample.kind == "image":
-                rows = [rows[k % len(rows)] for k in range(max(sequence_length, len(rows)))]
-            logits = model.classify_sequence(feats[rows].unsqueeze(0))
-            p = float(torch.softmax(logits.float(), 1)[0, FAKE])
-            videos.append(ev.Scored(sample.is_fake, p, sample.source, sample.method, unit))
-    return frames, videos
-
-
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return torch.autocast("cpu", enabled=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -407,7 +348,7 @@ class Run:
                 group["lr"] = group["base_lr"] * factor
             x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             y = y.to(self.device)
-            with _autocast(self.device):
+            with autocast(self.device):
                 logits = model.classify_frames(model.features(x))
                 loss = criterion(logits.float(), y)
             self.optimizer.zero_grad(set_to_none=True)
@@ -463,7 +404,7 @@ class Run:
                 clips_images.append((frames, label))
         log.info("stage 2: features of %d clips", len(clips_images))
         flat = [image for frames, _ in clips_images for image in frames]
-        feats = frame_features(self.model, flat, self.prep, self.device).cpu()
+        feats = ev.frame_features(self.model, flat, self.prep, self.device).cpu()
         clips, at = [], 0
         for frames, label in clips_images:
             clips.append((feats[at : at + len(frames)], FAKE if label else REAL))
@@ -505,7 +446,7 @@ class Run:
                         time.perf_counter() - started, losses)
 
     def _end_epoch(self, stage: str, loss: float, accuracy: float, seconds: float, losses: list[float]) -> None:
-        frames, videos = score(self.model, self.material.val, self.material.crops, self.prep, self.device)
+        frames, videos = ev.score(self.model, self.material.val, self.material.crops, self.prep, self.device)
         frame_m = ev.binary_metrics([s.is_fake for s in frames], [s.p_fake for s in frames]) if frames else {}
         video_m = ev.binary_metrics([s.is_fake for s in videos], [s.p_fake for s in videos]) if videos else {}
         record = {
