@@ -11,7 +11,9 @@ It runs anywhere a checkpoint and a video are at hand (a Celery worker, a GPU bo
 - ``model``       ResNeXtLSTM: the published ``seed`` layout and our ``temporal`` variant, either backbone
 - ``checkpoint``  load the seed's bare state_dict or our self-describing format; save ours
 - ``cam``         Grad-CAM on the backbone's last block, and colour overlays
-- ``predictor``   Predictor: video in, Prediction (plain dataclass) out
+- ``predictor``   Predictor: video in, Prediction (plain dataclass) out, for one checkpoint
+- ``detector``    the Detector interface (predict with progress and cancel) and load_detector
+- ``devices``     resolve_device (auto, cpu, cuda; a clear error for what is not there)
 - ``datasets``    training material: real/fake folders, manifest corpora, FaceForensics++, Celeb-DF; grouped splits
 - ``facecache``   face crops and landmarks extracted once per sample, cached on disk (resumable)
 - ``augment``     compression, blur, rescaling, noise, colour and flip augmentations

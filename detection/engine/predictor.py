@@ -30,19 +30,20 @@ same detector settings they are served with.
 
 Boxes in results are (x, y, width, height) in pixels of the upright full-resolution frame.
 
-Progress: ``on_progress(stage, fraction)`` with stage in decode, faces, model, cam, done and
-``fraction`` the overall progress in [0, 1], never decreasing. An exception raised by the
-callback stops the prediction (a caller can use this to cancel).
+``Predictor`` implements the ``Detector`` interface (``detector.py``): its ``progress``
+callback gets the stages decode, faces, model, cam and done, and an exception it raises stops
+the prediction and reaches the caller unchanged.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -64,7 +65,8 @@ from detection.engine.video import (
     sample_indices,
 )
 
-ProgressCallback = Callable[[str, float], None]
+if TYPE_CHECKING:  # only for annotations: detector.py imports this module
+    from detection.engine.detector import ProgressCallback
 
 # Share of the overall progress bar each stage takes, roughly its share of the time on a CPU.
 _STAGE_SPANS = {"decode": (0.0, 0.2), "faces": (0.2, 0.7), "model": (0.7, 0.9), "cam": (0.9, 1.0)}
@@ -205,6 +207,7 @@ class Predictor:
         self.model = checkpoint.model.to(self.device, memory_format=torch.channels_last).eval()
         self.metadata = checkpoint.metadata
         self.model_id = checkpoint.path.name
+        self.name = checkpoint.path.stem
         self.sha256 = checkpoint.sha256
         self.preprocessing = checkpoint.metadata.preprocessing()
         self.face_detector = face_detector or FaceDetector()
@@ -254,29 +257,37 @@ class Predictor:
 
     def predict(
         self,
-        video_path: str | Path,
+        video: str | Path,
+        *,
         frames: int = 20,
         strategy: str = "uniform",
+        progress: ProgressCallback | None = None,
         seed_exact: bool = False,
         heatmaps: int = 3,
         on_progress: ProgressCallback | None = None,
     ) -> Prediction:
-        """Analyse one video. Raises VideoError when the file cannot be decoded."""
+        """Analyse one video. Raises VideoError when the file cannot be decoded.
+
+        ``on_progress`` is the old name of ``progress``, kept until the ``detect`` command
+        has moved to the new one.
+        """
         if frames < 1:
             raise ValueError(f"frames must be at least 1, got {frames}")
         if heatmaps < 0:
             raise ValueError(f"heatmaps must not be negative, got {heatmaps}")
+        if progress is not None and on_progress is not None:
+            raise TypeError("pass progress= only (on_progress= is its old name)")
         if seed_exact:
             strategy = "contiguous"
-        progress = _Progress(on_progress)
+        report = _Progress(progress or on_progress)
         timings = Timings()
         started = time.perf_counter()
 
-        info, decoded = self._decode(video_path, frames, strategy, progress)
+        info, decoded = self._decode(video, frames, strategy, report)
         timings.decode = time.perf_counter() - started
 
         mark = time.perf_counter()
-        scored_frames, crops, without_face = self._crop_faces(decoded, seed_exact, progress)
+        scored_frames, crops, without_face = self._crop_faces(decoded, seed_exact, report)
         timings.faces = time.perf_counter() - mark
 
         base = dict(
@@ -294,7 +305,7 @@ class Predictor:
         )
         if without_face == len(decoded):
             timings.total = time.perf_counter() - started
-            progress("done", 1.0)
+            report("done", 1.0)
             return Prediction(
                 label="no_face",
                 probability_fake=None,
@@ -307,13 +318,13 @@ class Predictor:
             )
 
         mark = time.perf_counter()
-        progress("model", 0.0)
+        report("model", 0.0)
         fmaps, frame_probs, video_prob, aggregation = self._score(crops, seed_exact)
         timings.model = time.perf_counter() - mark
-        progress("model", 1.0)
+        report("model", 1.0)
 
         mark = time.perf_counter()
-        progress("cam", 0.0)
+        report("cam", 0.0)
         frame_results = [
             FrameScore(
                 index=frame.index,
@@ -327,10 +338,10 @@ class Predictor:
         ]
         heatmap_results = self._heatmaps(fmaps, frame_results, heatmaps)
         timings.cam = time.perf_counter() - mark
-        progress("cam", 1.0)
+        report("cam", 1.0)
 
         timings.total = time.perf_counter() - started
-        progress("done", 1.0)
+        report("done", 1.0)
         return Prediction(
             label="fake" if video_prob >= 0.5 else "real",
             probability_fake=video_prob,

