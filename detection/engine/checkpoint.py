@@ -27,7 +27,7 @@ import torch
 
 from detection.engine.errors import CheckpointError
 from detection.engine.backbones import BACKBONES
-from detection.engine.model import POOLINGS, VARIANTS, ResNeXtLSTM
+from detection.engine.model import POOLINGS, VARIANTS, BackboneLSTM
 from detection.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 FORMAT = "dfd-checkpoint"
@@ -66,7 +66,7 @@ class CheckpointMetadata:
 
 @dataclass
 class LoadedCheckpoint:
-    model: ResNeXtLSTM  # on the CPU, in eval mode
+    model: BackboneLSTM  # on the CPU, in eval mode
     metadata: CheckpointMetadata
     sha256: str
     path: Path
@@ -85,8 +85,8 @@ def seed_metadata() -> CheckpointMetadata:
     )
 
 
-def build_model(metadata: CheckpointMetadata) -> ResNeXtLSTM:
-    return ResNeXtLSTM(
+def build_model(metadata: CheckpointMetadata) -> BackboneLSTM:
+    return BackboneLSTM(
         variant=metadata.variant,
         hidden_size=metadata.hidden_size,
         pooling=metadata.pooling,
@@ -109,7 +109,7 @@ def _listed(names: list[str]) -> str:
     return shown
 
 
-def _load_weights(model: ResNeXtLSTM, state: Mapping, described_as: str) -> None:
+def _load_weights(model: BackboneLSTM, state: Mapping, described_as: str) -> None:
     """Strict load, with a readable message instead of torch's wall of text."""
     expected = model.state_dict()
     not_tensors = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
@@ -263,7 +263,7 @@ def _plain(value, where: str):
 
 
 def save_checkpoint(
-    model: ResNeXtLSTM, path: str | Path, metadata: CheckpointMetadata, half: bool = False
+    model: BackboneLSTM, path: str | Path, metadata: CheckpointMetadata, half: bool = False
 ) -> str:
     """Write our self-describing format atomically and return the file's sha256.
 

@@ -30,7 +30,7 @@ from detection.engine.checkpoint import load_checkpoint, save_checkpoint
 from detection.engine.datasets import Sample, grouped_split, load_samples
 from detection.engine.devices import autocast, resolve_device
 from detection.engine.facecache import CacheSettings, FaceCrops, build_cache
-from detection.engine.model import FAKE, ResNeXtLSTM
+from detection.engine.model import FAKE, BackboneLSTM
 from detection.engine.preprocess import Preprocessing, to_tensor
 
 log = logging.getLogger("detection.evaluate")
@@ -220,7 +220,7 @@ def plot_curves(history: list[dict], path: str | Path) -> None:
 
 
 @torch.no_grad()
-def frame_features(model: ResNeXtLSTM, images: list[np.ndarray], prep: Preprocessing,
+def frame_features(model: BackboneLSTM, images: list[np.ndarray], prep: Preprocessing,
                    device: torch.device, batch: int = 64) -> torch.Tensor:
     model.eval()
     out = []
@@ -233,7 +233,7 @@ def frame_features(model: ResNeXtLSTM, images: list[np.ndarray], prep: Preproces
 
 
 @torch.no_grad()
-def score(model: ResNeXtLSTM, samples: list[Sample], crops: dict[str, FaceCrops], prep: Preprocessing,
+def score(model: BackboneLSTM, samples: list[Sample], crops: dict[str, FaceCrops], prep: Preprocessing,
           device: torch.device, sequence_length: int = 20) -> tuple[list[Scored], list[Scored]]:
     """Frame-level and video-level fake probabilities for samples (no augmentation).
 

@@ -1,4 +1,4 @@
-"""ResNeXt50_32x4d + LSTM, in two variants sharing one backbone layout.
+"""BackboneLSTM: a frame backbone (ResNeXt50_32x4d or EfficientNet-Lite0) feeding an LSTM, in two variants.
 
 ``seed``: the published layout, kept parameter for parameter so its checkpoint loads with
 strict key matching: ``model`` (the torchvision ResNeXt without its pool and fc, keys
@@ -56,7 +56,7 @@ def backend_flag(namespace, name: str, value) -> Iterator[None]:
             setattr(namespace, name, previous)
 
 
-class ResNeXtLSTM(nn.Module):
+class BackboneLSTM(nn.Module):
     def __init__(
         self, variant: str = "seed", hidden_size: int = 2048, pooling: str = "last", backbone: str = "resnext50"
     ) -> None:
@@ -145,4 +145,6 @@ class ResNeXtLSTM(nn.Module):
         return self.classify_sequence(features.view(batch_size, seq_length, self.feature_size))
 
 
-SequenceDetector = ResNeXtLSTM  # the same class, named for what it is whatever the backbone
+# The class's first name, from when ResNeXt was its only backbone; tests/conftest.py and
+# tests/detection/test_install_model.py still use it.
+ResNeXtLSTM = BackboneLSTM

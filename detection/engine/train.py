@@ -42,7 +42,7 @@ from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, sav
 from detection.engine.datasets import Sample, grouped_split, load_samples
 from detection.engine.devices import autocast, resolve_device
 from detection.engine.facecache import CacheSettings, FaceCrops, build_cache
-from detection.engine.model import FAKE, REAL, ResNeXtLSTM
+from detection.engine.model import FAKE, REAL, BackboneLSTM
 from detection.engine.preprocess import Preprocessing, to_tensor
 from detection.engine.selfblend import self_blend
 
@@ -182,9 +182,9 @@ def _weighted_pick(items: list, count: int, power: float, rng: np.random.Generat
 # model and optimisation
 
 
-def build(config: TrainConfig) -> tuple[ResNeXtLSTM, bool]:
+def build(config: TrainConfig) -> tuple[BackboneLSTM, bool]:
     """The model, with ImageNet backbone weights when a file is at hand; (model, pretrained)."""
-    model = ResNeXtLSTM(config.variant, config.hidden_size, config.pooling, config.backbone)
+    model = BackboneLSTM(config.variant, config.hidden_size, config.pooling, config.backbone)
     weights = config.backbone_weights
     if not weights and config.backbone == "efficientnet_lite0":
         found = packaged_lite0_weights()

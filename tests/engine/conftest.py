@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detection.engine.checkpoint import CheckpointMetadata, save_checkpoint
-from detection.engine.model import ResNeXtLSTM
+from detection.engine.model import BackboneLSTM
 from tests import videos
 from tests.engine import seed_reference
 
@@ -57,6 +57,6 @@ def temporal_metadata() -> CheckpointMetadata:
 def temporal_checkpoint(tmp_path_factory, temporal_metadata):
     """(path, model, sha256): our own format, temporal variant, random weights."""
     path = tmp_path_factory.mktemp("checkpoints") / "temporal.pt"
-    model = ResNeXtLSTM(variant="temporal", hidden_size=TEMPORAL_HIDDEN).eval()
+    model = BackboneLSTM(variant="temporal", hidden_size=TEMPORAL_HIDDEN).eval()
     sha256 = save_checkpoint(model, path, temporal_metadata)
     return path, model, sha256

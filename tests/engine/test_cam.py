@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from detection.engine.cam import grad_cam, grad_cam_from_feature_maps, overlay
-from detection.engine.model import FAKE, REAL, ResNeXtLSTM
+from detection.engine.model import FAKE, REAL, BackboneLSTM
 from detection.engine.preprocess import Preprocessing, resize_crop, to_tensor
 from tests import videos
 
@@ -11,7 +11,7 @@ from tests import videos
 @pytest.fixture(scope="module")
 def model(seed_checkpoint):
     _, reference = seed_checkpoint
-    ours = ResNeXtLSTM("seed").eval()
+    ours = BackboneLSTM("seed").eval()
     ours.load_state_dict(reference.state_dict())
     return ours
 
@@ -55,7 +55,7 @@ def test_fake_and_real_targets_explain_different_things(model, crops):
 
 def test_works_for_the_temporal_variant():
     torch.manual_seed(0)
-    model = ResNeXtLSTM("temporal", hidden_size=16).eval()
+    model = BackboneLSTM("temporal", hidden_size=16).eval()
     images = torch.randn(2, 3, 112, 112)
     maps = grad_cam(model, images)
     assert [m.shape for m in maps] == [(112, 112), (112, 112)]

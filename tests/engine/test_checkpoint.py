@@ -9,7 +9,7 @@ import torch
 from detection.engine import checkpoint as ckpt
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from detection.engine.errors import CheckpointError
-from detection.engine.model import ResNeXtLSTM
+from detection.engine.model import BackboneLSTM
 from tests import videos
 
 
@@ -93,7 +93,7 @@ def test_saved_file_is_self_describing(temporal_checkpoint):
 
 
 def test_save_is_atomic_and_stores_plain_metadata(tmp_path):
-    model = ResNeXtLSTM("temporal", hidden_size=8)
+    model = BackboneLSTM("temporal", hidden_size=8)
     meta = CheckpointMetadata(
         variant="temporal", hidden_size=8, metrics={"auc": np.float32(0.75), "n": np.int64(3)}
     )
@@ -113,7 +113,7 @@ def test_save_is_atomic_and_stores_plain_metadata(tmp_path):
 def test_save_refuses_metadata_that_contradicts_the_model(tmp_path):
     with pytest.raises(ValueError, match="hidden_size"):
         save_checkpoint(
-            ResNeXtLSTM("temporal", hidden_size=8), tmp_path / "m.pt", CheckpointMetadata(hidden_size=16)
+            BackboneLSTM("temporal", hidden_size=8), tmp_path / "m.pt", CheckpointMetadata(hidden_size=16)
         )
     assert not list(tmp_path.iterdir())
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from detection.engine.model import FAKE, REAL, ResNeXtLSTM
+from detection.engine.model import FAKE, REAL, BackboneLSTM
 from tests.engine import seed_reference
 
 
@@ -9,13 +9,19 @@ from tests.engine import seed_reference
 def seed_pair(seed_checkpoint):
     """The seed's own class and our seed variant holding the same weights."""
     _, reference = seed_checkpoint
-    ours = ResNeXtLSTM("seed").eval()
+    ours = BackboneLSTM("seed").eval()
     ours.load_state_dict(reference.state_dict(), strict=True)
     return reference, ours
 
 
 def test_class_indices():
     assert (FAKE, REAL) == (0, 1)
+
+
+def test_the_old_class_name_still_works():
+    from detection.engine.model import ResNeXtLSTM
+
+    assert ResNeXtLSTM is BackboneLSTM
 
 
 def test_seed_variant_has_exactly_the_published_keys_and_shapes(seed_pair):
@@ -31,7 +37,7 @@ def test_seed_variant_has_exactly_the_published_keys_and_shapes(seed_pair):
 
 
 def test_temporal_variant_is_a_real_sequence_model():
-    model = ResNeXtLSTM("temporal", hidden_size=32)
+    model = BackboneLSTM("temporal", hidden_size=32)
 
     assert model.lstm.batch_first is True and model.lstm.bias is True
     assert model.lstm.hidden_size == 32
@@ -70,7 +76,7 @@ def test_seed_frames_are_scored_independently_and_the_last_one_decides(seed_pair
 
 def test_temporal_sequence_output_depends_on_the_whole_sequence():
     torch.manual_seed(3)
-    model = ResNeXtLSTM("temporal", hidden_size=16).eval()
+    model = BackboneLSTM("temporal", hidden_size=16).eval()
     features = torch.rand(1, 5, 2048)
 
     with torch.no_grad():
@@ -84,7 +90,7 @@ def test_temporal_sequence_output_depends_on_the_whole_sequence():
 
 def test_mean_pooling_variant():
     torch.manual_seed(4)
-    model = ResNeXtLSTM("temporal", hidden_size=16, pooling="mean").eval()
+    model = BackboneLSTM("temporal", hidden_size=16, pooling="mean").eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, 3, 64, 64)).shape == (2, 2)
 
@@ -94,16 +100,16 @@ def test_building_never_downloads(monkeypatch):
         raise AssertionError("tried to download weights")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    ResNeXtLSTM("seed")
+    BackboneLSTM("seed")
 
 
 def test_invalid_variants_are_refused():
     with pytest.raises(ValueError, match="unknown model variant"):
-        ResNeXtLSTM("transformer")
+        BackboneLSTM("transformer")
     with pytest.raises(ValueError, match="fixed LSTM size"):
-        ResNeXtLSTM("seed", hidden_size=512)
+        BackboneLSTM("seed", hidden_size=512)
     with pytest.raises(ValueError, match="unknown pooling"):
-        ResNeXtLSTM("temporal", pooling="max")
+        BackboneLSTM("temporal", pooling="max")
 
 
 def test_seed_reference_keys_are_the_published_layout():
