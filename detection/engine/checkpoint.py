@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from detection.engine.errors import CheckpointError
 from detection.engine.backbones import BACKBONES
+from detection.engine.errors import CheckpointError
 from detection.engine.model import POOLINGS, VARIANTS, BackboneLSTM
 from detection.engine.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 

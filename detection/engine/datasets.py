@@ -17,18 +17,16 @@ with its fakes) on one side, so a model is never validated on a scene it trained
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 LAYOUTS = ("folders", "manifest", "faceforensics", "celebdf")
-FF_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures", "FaceShifter")
 
 
 @dataclass(frozen=True)
@@ -213,11 +211,6 @@ def from_celebdf(root: Path) -> list[Sample]:
     return samples
 
 
-def _fraction_hash(text: str, seed: int) -> float:
-    digest = hashlib.sha256(f"{seed}:{text}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
 def grouped_split(
     samples: Sequence[Sample], val_fraction: float = 0.2, seed: int = 0
 ) -> tuple[list[Sample], list[Sample]]:
@@ -249,13 +242,3 @@ def grouped_split(
         held = sample.split in ("val", "test") if sample.split else sample.group in held_groups
         (val if held else train).append(sample)
     return train, val
-
-
-def assign_split(samples: Iterable[Sample], split: str) -> list[Sample]:
-    return [replace(s, split=split) for s in samples]
-
-
-def write_split(path: str | Path, train: Sequence[Sample], val: Sequence[Sample]) -> None:
-    Path(path).write_text(
-        json.dumps({"train": sorted({s.group for s in train}), "val": sorted({s.group for s in val})}, indent=1)
-    )

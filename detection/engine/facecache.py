@@ -100,7 +100,7 @@ def _crop_one(image: np.ndarray, detector, settings: CacheSettings, whole_if_non
 def extract(sample: Sample, settings: CacheSettings) -> FaceCrops | None:
     """Crops for one sample (None when no face at all could be used)."""
     from detection.engine.faces import FaceDetector
-    from detection.engine.video import read_frames, probe, sample_indices
+    from detection.engine.video import probe, read_frames, sample_indices
 
     detector = FaceDetector(max_side=settings.max_side, margin=settings.margin)
     crops, marks, indices, detected = [], [], [], []

@@ -246,11 +246,6 @@ class Predictor:
                 _cache[key] = predictor
             return predictor
 
-    @staticmethod
-    def clear_cache() -> None:
-        with _cache_lock:
-            _cache.clear()
-
     @property
     def variant(self) -> str:
         return self.metadata.variant

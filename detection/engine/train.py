@@ -201,7 +201,7 @@ def build(config: TrainConfig) -> tuple[BackboneLSTM, bool]:
     return model, False
 
 
-def metadata_for(config: TrainConfig, pretrained: bool, data_note: str) -> CheckpointMetadata:
+def metadata_for(config: TrainConfig, data_note: str) -> CheckpointMetadata:
     norm = NORMALISATION[config.backbone]
     return CheckpointMetadata(
         variant=config.variant,
@@ -304,7 +304,7 @@ class Run:
         if resume:
             self.resume()
         self.material = prepare(config)
-        meta = metadata_for(config, self.pretrained, "")
+        meta = metadata_for(config, "")
         self.prep = meta.preprocessing()
         sources = sorted({s.source for s in self.material.train})
         self.data_note = (
@@ -468,7 +468,7 @@ class Run:
                  stage, self.epoch + 1, loss, accuracy, seconds, _f(record["val_auc"]), _f(record["val_accuracy"]),
                  _f(record["val_video_auc"]), _f(record["val_video_accuracy"]))
         self.model.cpu()
-        meta = metadata_for(self.config, self.pretrained, self.data_note)
+        meta = metadata_for(self.config, self.data_note)
         auc = record["val_video_auc"] if record["val_video_auc"] is not None else (record["val_auc"] or 0.0)
         summary = {"split": "grouped validation split (during training)", "val_auc": auc,
                    "epoch": self.epoch + 1, "stage": stage, "training": _config_dict(self.config)}
