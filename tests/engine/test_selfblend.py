@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from detection.engine.faces import FaceDetector
 from detection.engine.facecache import _landmarks_for
+from detection.engine.faces import FaceDetector
 from detection.engine.selfblend import landmark_mask, self_blend
 from tests import videos
 
