@@ -2,6 +2,11 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
+from dfdsite.errors import DomainError
+
+from .models import ApiToken
+from .services import DEFAULT_EXPIRY_DAYS, EXPIRY_CHOICES_DAYS
+
 User = get_user_model()
 
 
@@ -37,18 +42,27 @@ class ProfileForm(forms.ModelForm):
 
 
 class TokenCreateForm(forms.Form):
-    EXPIRY_CHOICES = [("30", "In 30 days"), ("90", "In 90 days"), ("never", "Never")]
+    NEVER = "never"
+    EXPIRY_CHOICES = [*((str(days), f"In {days} days") for days in EXPIRY_CHOICES_DAYS), (NEVER, "Never")]
+    # accounts.services' names for this form's fields, where they differ.
+    SERVICE_FIELDS = {"expires_in_days": "expiry"}
 
     name = forms.CharField(
-        label="Name", max_length=100,
+        label="Name", max_length=ApiToken.NAME_MAX_LENGTH,
         help_text="What the token is for, e.g. the script or machine that uses it.",
         widget=forms.TextInput(attrs={"placeholder": "e.g. nightly-batch on build-01", "autocomplete": "off"}),
     )
-    expiry = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, initial="90")
+    expiry = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, initial=str(DEFAULT_EXPIRY_DAYS))
 
     def expires_in_days(self) -> int | None:
         value = self.cleaned_data["expiry"]
-        return None if value == "never" else int(value)
+        return None if value == self.NEVER else int(value)
+
+    def add_service_error(self, error: DomainError) -> None:
+        """Show a service's refusal on the field it is about (on the form as a whole when
+        it is about none of this form's fields)."""
+        field = self.SERVICE_FIELDS.get(error.field, error.field)
+        self.add_error(field if field in self.fields else None, error.message)
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):

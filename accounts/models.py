@@ -8,8 +8,10 @@ class ApiToken(models.Model):
     is shown once, when it is created. `prefix` (its first characters) finds the row and
     tells tokens apart on the tokens page without revealing them."""
 
+    NAME_MAX_LENGTH = 100  # the service, the tokens page and the API all read this
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     prefix = models.CharField(max_length=16, db_index=True)
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

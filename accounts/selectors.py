@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
+
+from dfdsite.errors import NotFound
 
 from .models import ApiToken
 
@@ -13,8 +14,9 @@ def token_list(*, user) -> QuerySet[ApiToken]:
 
 
 def token_get(*, user, token_id) -> ApiToken:
-    """The user's token, or 404: other people's tokens do not exist for you."""
+    """The user's token. Raises NotFound for a missing token and for someone else's alike:
+    other people's tokens do not exist for you."""
     token = ApiToken.objects.filter(user=user, id=token_id).first()
     if token is None:
-        raise Http404("No such token.")
+        raise NotFound("No such token.")
     return token

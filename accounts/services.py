@@ -15,8 +15,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from dfdsite.errors import Invalid
 
 from .models import ApiToken
 
@@ -24,6 +25,7 @@ TOKEN_PREFIX = "dfd_"
 PREFIX_LENGTH = 12  # "dfd_" and 8 random characters
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most once a minute
 EXPIRY_CHOICES_DAYS = (30, 90)  # the tokens page offers these, and "never"
+DEFAULT_EXPIRY_DAYS = 90  # on the tokens page and in the API
 MAX_EXPIRY_DAYS = 365
 
 
@@ -32,14 +34,17 @@ def _digest(raw: str) -> str:
 
 
 def token_create(*, user, name: str, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-    """Create a token; return the row and the token itself, which is never shown again."""
+    """Create a token that expires in `expires_in_days` days (None: never); return the row and
+    the token itself, which is never shown again. Raises Invalid for a missing or too long
+    name, or an expiry out of range."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError("Give the token a name, e.g. the script or machine that uses it.", code="name")
-    if len(name) > 100:
-        raise ValidationError("The name can be at most 100 characters long.", code="name")
+        raise Invalid("Give the token a name, e.g. the script or machine that uses it.", field="name")
+    if len(name) > ApiToken.NAME_MAX_LENGTH:
+        raise Invalid(f"The name can be at most {ApiToken.NAME_MAX_LENGTH} characters long.", field="name")
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRY_DAYS:
-        raise ValidationError(f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or never.", code="expiry")
+        raise Invalid(f"Expiry must be between 1 and {MAX_EXPIRY_DAYS} days, or never.",
+                      field="expires_in_days")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     token = ApiToken.objects.create(

@@ -1,10 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
+
+from dfdsite.errors import Invalid
 
 from . import selectors, services
 from .forms import ProfileForm, SignUpForm, TokenCreateForm
@@ -44,8 +45,8 @@ def tokens(request):
         try:
             token, raw = services.token_create(user=request.user, name=form.cleaned_data["name"],
                                                expires_in_days=form.expires_in_days())
-        except ValidationError as error:
-            form.add_error("name", error)
+        except Invalid as error:
+            form.add_service_error(error)
         else:
             created = {"token": token, "raw": raw}
             form = TokenCreateForm()
@@ -57,7 +58,7 @@ def tokens(request):
 
 @require_POST
 def token_revoke(request, token_id):
-    token = selectors.token_get(user=request.user, token_id=token_id)
+    token = selectors.token_get(user=request.user, token_id=token_id)  # NotFound: a 404 page
     name = token.name
     services.token_revoke(token=token)
     messages.success(request, f"Revoked the token “{name}”. Scripts using it can no longer sign in.")

@@ -135,3 +135,61 @@ def test_admin_lists_tokens_but_cannot_read_or_create_them(client, alice):
     assert client.get("/admin/accounts/apitoken/add/").status_code == 403
     detail = client.get(f"/admin/accounts/apitoken/{ApiToken.objects.get().id}/change/")
     assert detail.status_code == 200 and ApiToken.objects.get().digest.encode() not in detail.content
+
+
+# --- The service's refusals: domain errors, shown on the right field ----------------------------
+
+
+LONGEST = ApiToken.NAME_MAX_LENGTH
+
+
+@pytest.mark.parametrize("kwargs, field, message", [
+    ({"name": "  "}, "name", "Give the token a name"),
+    ({"name": "x" * (LONGEST + 1)}, "name", f"at most {LONGEST} characters"),
+    ({"name": "ok", "expires_in_days": 0}, "expires_in_days", "between 1 and 365 days"),
+    ({"name": "ok", "expires_in_days": services.MAX_EXPIRY_DAYS + 1}, "expires_in_days", "between 1 and 365"),
+])
+def test_token_create_refuses_with_a_domain_error(alice, kwargs, field, message):
+    from dfdsite.errors import Invalid
+
+    with pytest.raises(Invalid) as raised:
+        services.token_create(user=alice, **kwargs)
+    assert raised.value.field == field and message in raised.value.message
+    assert not ApiToken.objects.exists()
+
+
+def test_a_name_of_the_longest_length_is_fine(alice):
+    token, _ = services.token_create(user=alice, name="x" * ApiToken.NAME_MAX_LENGTH)
+    assert len(token.name) == ApiToken.NAME_MAX_LENGTH
+
+
+def test_token_get_of_someone_elses_token_is_not_found(alice, bob):
+    from accounts import selectors
+    from dfdsite.errors import NotFound
+
+    token, _ = services.token_create(user=bob, name="bob's")
+    with pytest.raises(NotFound):
+        selectors.token_get(user=alice, token_id=token.id)
+    assert selectors.token_get(user=bob, token_id=token.id) == token
+
+
+@pytest.mark.parametrize("field, shown_on", [
+    ("name", "name"), ("expires_in_days", "expiry"), (None, "__all__"),
+])
+def test_the_tokens_form_shows_a_service_error_on_its_field(field, shown_on):
+    from accounts.forms import TokenCreateForm
+    from dfdsite.errors import Invalid
+
+    form = TokenCreateForm({"name": "laptop", "expiry": "30"})
+    assert form.is_valid()
+    form.add_service_error(Invalid("Refused for a reason.", field=field))
+    assert form.errors == {shown_on: ["Refused for a reason."]}
+
+
+def test_the_form_offers_the_services_expiry_choices():
+    from accounts.forms import TokenCreateForm
+
+    form = TokenCreateForm()
+    offered = [value for value, _ in form.fields["expiry"].choices]
+    assert offered == [*(str(days) for days in services.EXPIRY_CHOICES_DAYS), "never"]
+    assert form.fields["expiry"].initial == str(services.DEFAULT_EXPIRY_DAYS)
