@@ -233,7 +233,7 @@ DFD_API_THROTTLE_ANON = env_str("DFD_API_THROTTLE_ANON", "60/hour")
 DFD_API_THROTTLE_UPLOADS = env_str("DFD_API_THROTTLE_UPLOADS", "100/day")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "detection.api.authentication.ApiTokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

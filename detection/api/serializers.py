@@ -9,9 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import ApiToken
-from accounts.services import MAX_EXPIRY_DAYS
-
 from ..models import Analysis, DetectorModel, FrameResult
 
 # The web form's messages (Django's), so the API and the form say the same things.
@@ -235,36 +232,3 @@ class HealthChecksSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     checks = HealthChecksSerializer()
-
-
-# --- Tokens -----------------------------------------------------------------------------------
-
-
-class TokenObtainSerializer(serializers.Serializer):
-    username = serializers.CharField(trim_whitespace=False)
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
-    name = serializers.CharField(required=False, default="API token", max_length=100,
-                                 help_text="What the token is for, e.g. the script or machine using it.")
-    expires_in_days = serializers.IntegerField(
-        required=False, default=90, min_value=0, max_value=MAX_EXPIRY_DAYS,
-        help_text="Days until the token stops working; 0: never.",
-    )
-
-
-class TokenSerializer(serializers.ModelSerializer):
-    expired = serializers.BooleanField(source="is_expired", read_only=True)
-
-    class Meta:
-        model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "expired"]
-        read_only_fields = fields
-        extra_kwargs = {"prefix": {"help_text": "The token's first characters, to tell tokens apart."},
-                        "last_used_at": {"help_text": "Updated at most once a minute."}}
-
-
-class TokenCreatedSerializer(TokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="The token: shown only this once.")
-
-    class Meta(TokenSerializer.Meta):
-        fields = ["token", *TokenSerializer.Meta.fields]
-        read_only_fields = fields

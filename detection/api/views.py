@@ -1,45 +1,30 @@
-"""REST API v1: thin views over detection.services / selectors and accounts.services / selectors.
+"""REST API v1: thin views over detection.services / selectors (the token views are in accounts.api).
 
-Every query is scoped to the requesting user: other people's analyses and tokens are 404.
+Every query is scoped to the requesting user: other people's analyses are 404.
 """
 
 from __future__ import annotations
 
-import json
-
-from django.conf import settings
-from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpResponse
-from django.template import engines
-from django.templatetags.static import static
-from django.urls import reverse
-from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
+from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors as account_selectors
-from accounts import services as account_services
-
 from .. import selectors, services
 from .. import views as web_views
 from . import serializers as s
-from .authentication import KEYWORD
 from .errors import Conflict, PayloadTooLarge, error_responses, from_django_validation_error
 from .health import health_check
 from .throttling import UploadThrottle
 
 # Which request field a service's ValidationError is about, by its code (the rest: the file).
 SERVICE_ERROR_FIELDS = {"frames": "frames", "strategy": "strategy", "no_detector": "detector"}
-TOKEN_ERROR_FIELDS = {"name": "name", "expiry": "expires_in_days"}
 VIDEO_TYPES = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo"]
 
 
@@ -250,120 +235,3 @@ class HealthApi(ApiView):
         report = health_check()
         code = status.HTTP_200_OK if report["status"] == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
         return Response(s.HealthSerializer(report).data, status=code)
-
-
-# --- Tokens ----------------------------------------------------------------------------------
-
-
-class TokenObtainApi(ApiView):
-    name = "Create a token"
-    authentication_classes = []  # a token or session sent along is ignored: the password decides
-    permission_classes = [AllowAny]
-
-    def get_authenticate_header(self, request):
-        return KEYWORD  # wrong credentials are a 401 with WWW-Authenticate, like a bad token
-
-    @extend_schema(
-        operation_id="auth_token_create", summary="Create a token with your username and password",
-        description="The token is in `token`, shown only this once; send it as `Authorization: Token <token>`.",
-        auth=[], request=s.TokenObtainSerializer,
-        responses={201: s.TokenCreatedSerializer, **error_responses(400, 401, 415, 429)},
-    )
-    def post(self, request):
-        form = s.TokenObtainSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        data = form.validated_data
-        ip = request.META.get("REMOTE_ADDR", "")
-        if account_services.signin_blocked(username=data["username"], ip=ip):
-            raise exceptions.Throttled(detail=account_services.signin_blocked_message(),
-                                       wait=settings.DFD_SIGNIN_LOCKOUT_SECONDS)
-        user = authenticate(request._request, username=data["username"], password=data["password"])
-        if user is None:
-            account_services.signin_failed(username=data["username"], ip=ip)
-            raise exceptions.AuthenticationFailed(
-                "Please enter a correct username and password. Note that both fields may be case-sensitive.",
-                code="invalid_credentials",
-            )
-        try:
-            token, raw = account_services.token_create(user=user, name=data["name"],
-                                                       expires_in_days=data["expires_in_days"] or None)
-        except DjangoValidationError as error:
-            raise from_django_validation_error(error, TOKEN_ERROR_FIELDS.get(error.code, "name")) from None
-        account_services.signin_succeeded(username=data["username"])
-        token.token = raw
-        return Response(s.TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
-
-
-class TokenListApi(ApiView):
-    name = "API tokens"
-
-    @extend_schema(
-        operation_id="auth_tokens_list", summary="Your API tokens (never the tokens themselves)",
-        responses={200: s.TokenSerializer(many=True), **error_responses(401, 429)},
-    )
-    def get(self, request):
-        return Response(s.TokenSerializer(account_selectors.token_list(user=request.user), many=True).data)
-
-
-class TokenDetailApi(ApiView):
-    name = "API token"
-
-    @extend_schema(
-        operation_id="auth_tokens_destroy", summary="Revoke a token: it stops working at once",
-        responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403, 404, 429)},
-    )
-    def delete(self, request, token_id):
-        token = account_selectors.token_get(user=request.user, token_id=token_id)
-        account_services.token_revoke(token=token)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- Anything else under /api/v1/ ------------------------------------------------------------
-
-
-@extend_schema(exclude=True)
-@login_not_required
-@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-@authentication_classes([])
-@permission_classes([AllowAny])
-@throttle_classes([])
-def not_found(request, path=""):
-    raise exceptions.NotFound()
-
-
-# --- Redoc ----------------------------------------------------------------------------------------
-
-REDOC_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-  <title>{{ title }}</title>
-  <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-  <style>body { margin: 0; padding: 0; }</style>
-</head>
-<body>
-  <div id="redoc-container"></div>
-  <script src="{{ redoc_js }}"></script>
-  <script src="{{ init_js }}"></script>
-</body>
-</html>"""
-# Search runs in a blob: web worker, which the site's Content-Security-Policy does not allow.
-REDOC_SETTINGS = {"disableSearch": True, "expandResponses": "200,201,202", "hideDownloadButton": False}
-
-
-@login_not_required
-@require_GET
-def redoc(request):
-    """Redoc from drf-spectacular-sidecar's static files, started by a script file rather than
-    inline (the pages' Content-Security-Policy forbids inline scripts), and without web fonts.
-    Redoc's own "API docs by Redocly" logo points at its CDN: the policy blocks it, and Redoc
-    then leaves it out."""
-    if "script" in request.GET:
-        schema_url, options = json.dumps(reverse("api:schema")), json.dumps(REDOC_SETTINGS)
-        script = f"Redoc.init({schema_url}, {options}, document.getElementById('redoc-container'));"
-        return HttpResponse(script, content_type="application/javascript; charset=utf-8")
-    page = engines["django"].from_string(REDOC_PAGE).render({
-        "title": settings.SPECTACULAR_SETTINGS["TITLE"],
-        "redoc_js": static("drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"),
-        "init_js": f"{request.path}?script",
-    }, request)
-    return HttpResponse(page)

@@ -185,3 +185,25 @@ def test_api_urls_are_not_sent_to_the_login_page(client):
         assert response.status_code in (401, 404), (url, response.status_code)
         assert response["Content-Type"] == "application/json"
     assert client.get(reverse("api:health")).status_code in (200, 503)
+
+
+def test_token_routes_keep_their_urls_and_names_and_are_served_by_accounts():
+    from django.urls import resolve
+
+    from accounts import api
+
+    assert reverse("api:token-obtain") == TOKEN_URL
+    assert reverse("api:token-list") == "/api/v1/auth/tokens/"
+    assert reverse("api:token-detail", args=[7]) == "/api/v1/auth/tokens/7/"
+    assert resolve(TOKEN_URL).func.view_class is api.TokenObtainApi
+    assert resolve("/api/v1/auth/tokens/").func.view_class is api.TokenListApi
+    assert resolve("/api/v1/auth/tokens/7/").func.view_class is api.TokenDetailApi
+
+
+def test_token_name_longer_than_the_model_allows_is_400(client, alice):
+    too_long = "x" * (ApiToken.NAME_MAX_LENGTH + 1)
+    response = client.post(TOKEN_URL, {"username": "alice", "password": PASSWORD, "name": too_long})
+    error = assert_error(response, 400)
+    limit = ApiToken.NAME_MAX_LENGTH
+    assert error["fields"] == {"name": [f"Ensure this field has no more than {limit} characters."]}
+    assert not ApiToken.objects.exists()

@@ -1,9 +1,9 @@
-"""`Authorization: Token <token>`: personal tokens from accounts.services, stored hashed."""
+"""`Authorization: Token <token>`: personal API tokens (see accounts.services), stored hashed."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts import services as account_services
+from . import services
 
 KEYWORD = "Token"
 
@@ -20,8 +20,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeError:
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         try:
-            token = account_services.token_authenticate(raw=raw)
-        except account_services.InvalidToken as error:
+            token = services.token_authenticate(raw=raw)
+        except services.InvalidToken as error:
             raise exceptions.AuthenticationFailed(str(error)) from None
         return token.user, token
 
@@ -37,6 +37,6 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {
             "type": "apiKey", "in": "header", "name": "Authorization",
-            "description": "`Token <token>`: create one with `POST /api/v1/auth/token/` or on your account's "
-                           "API tokens page.",
+            "description": f"`{KEYWORD} <token>`: create one with `POST /api/v1/auth/token/` or on your "
+                           "account's API tokens page.",
         }
