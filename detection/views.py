@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from . import registry, selectors, services
 from .charts import roc_chart, score_chart
 from .forms import AnalysisFilterForm, AnalysisUploadForm
 from .models import Analysis
@@ -202,12 +202,16 @@ def _content_type(kind: str, analysis: Analysis) -> str:
 
 @require_GET
 def detector_list(request):
-    return render(request, "detection/detector_list.html", {"detectors": selectors.detector_list()})
+    detectors = list(selectors.detector_list())
+    for detector in detectors:
+        detector.status = registry.detector_check(detector)
+    return render(request, "detection/detector_list.html", {"detectors": detectors})
 
 
 @require_GET
 def detector_detail(request, detector_id):
     detector = selectors.detector_get(detector_id=detector_id)
     return render(request, "detection/detector_detail.html", {
-        "detector": detector, "metrics": detector.metrics, "roc": roc_chart(detector.metrics.get("roc")),
+        "detector": detector, "status": registry.detector_check(detector), "metrics": detector.metrics,
+        "roc": roc_chart(detector.metrics.get("roc")),
     })

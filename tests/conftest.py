@@ -63,12 +63,12 @@ def checkpoint_path():
     from django.conf import settings
 
     from detection.engine.checkpoint import CheckpointMetadata, save_checkpoint
-    from detection.engine.model import ResNeXtLSTM
+    from detection.engine.model import BackboneLSTM
 
     path = settings.DFD_MODELS_DIR / "test-temporal.pt"
     if not path.exists():
         torch.manual_seed(0)
-        model = ResNeXtLSTM(variant="temporal", hidden_size=32)
+        model = BackboneLSTM(variant="temporal", hidden_size=32)
         save_checkpoint(model, path, CheckpointMetadata(variant="temporal", hidden_size=32,
                                                         training_data="random weights (tests)"))
     return path
@@ -79,6 +79,20 @@ def detector(db, checkpoint_path):
     from detection import services
 
     return services.detector_register(path=checkpoint_path, name="Test detector", make_default=True)
+
+
+@pytest.fixture
+def own_detector(db, settings, tmp_path, checkpoint_path):
+    """The default detector, registered from a copy of the test checkpoint in a models folder
+    of this test's own: the test may remove or change its file."""
+    import shutil
+
+    from detection import registry
+
+    settings.DFD_MODELS_DIR = tmp_path / "models"
+    settings.DFD_MODELS_DIR.mkdir()
+    path = shutil.copy(checkpoint_path, settings.DFD_MODELS_DIR / "own-detector.pt")
+    return registry.detector_register(path=path, name="Own detector", make_default=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from ..services import detector_get_default
+from ..registry import DetectorStatus, detector_check, detector_get_default
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 3.0
@@ -40,10 +40,23 @@ def _queue() -> str:
     return "The task queue broker accepts connections."
 
 
+class _CheckFailed(Exception):
+    """A check that found a problem of its own kind; the message is a fixed sentence, safe to show."""
+
+
+DETECTOR_FILE_FAILURES = {
+    DetectorStatus.MISSING: "The default detector's checkpoint file is missing.",
+    DetectorStatus.CHANGED: "The default detector's checkpoint file has changed since it was installed.",
+}
+
+
 def _detector() -> str:
     detector = detector_get_default()
     if detector is None:
         raise LookupError("no detector")
+    status = detector_check(detector)  # the file's hash is cached by its mtime and size
+    if not status.ok:
+        raise _CheckFailed(DETECTOR_FILE_FAILURES[status.state])
     return f"Default detector: {detector.name}."
 
 
@@ -62,6 +75,9 @@ def health_check() -> dict:
     def record(name: str, run) -> None:
         try:
             checks[name] = {"status": "ok", "detail": run()}
+        except _CheckFailed as failure:
+            logger.warning("health check %s failed: %s", name, failure)
+            checks[name] = {"status": "error", "detail": str(failure)}
         except Exception as error:  # noqa: BLE001 - any failure is an unhealthy part
             logger.warning("health check %s failed: %s", name, type(error).__name__)
             detail = FAILURES[name]

@@ -73,3 +73,31 @@ def test_health_reports_unreachable_storage_and_broker_quickly_and_without_secre
     text = response.content.decode()
     for secret in ("broker-password", "very-secret-key", "KEY-ID-SECRET", str(port), "127.0.0.1"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("damage, detail", [
+    ("remove", "The default detector's checkpoint file is missing."),
+    ("change", "The default detector's checkpoint file has changed since it was installed."),
+])
+def test_health_reports_a_missing_or_changed_default_file(client, own_detector, settings, damage, detail):
+    if damage == "remove":
+        own_detector.path.unlink()
+    else:
+        own_detector.path.write_bytes(own_detector.path.read_bytes()[:-10])
+    response = client.get("/api/v1/health/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["detector"] == {"status": "error", "detail": detail}
+    text = response.content.decode()
+    for secret in ("own-detector", str(settings.DFD_MODELS_DIR), ".pt"):
+        assert secret not in text
+
+
+def test_health_detector_check_recovers_when_the_file_is_back(client, own_detector, checkpoint_path):
+    import shutil
+
+    own_detector.path.unlink()
+    assert client.get("/api/v1/health/").json()["checks"]["detector"]["status"] == "error"
+    shutil.copy(checkpoint_path, own_detector.path)
+    assert client.get("/api/v1/health/").json()["checks"]["detector"] == {
+        "status": "ok", "detail": "Default detector: Own detector.",
+    }

@@ -34,3 +34,40 @@ def test_unevaluated_detector_and_missing_detector(alice_client, detector):
 
 def test_no_detectors_page_says_how_to_install(alice_client):
     assert b"manage.py install_model" in alice_client.get(reverse("detector_list")).content
+
+
+@pytest.fixture
+def staff_client(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="admin", is_staff=True))
+    return client
+
+
+def test_a_healthy_detector_shows_no_warning(staff_client, own_detector):
+    for url in (reverse("detector_list"), reverse("detector_detail", args=[own_detector.id])):
+        html = staff_client.get(url).content.decode()
+        assert "unavailable" not in html and "detector-status" not in html
+
+
+@pytest.mark.parametrize("damage, words", [("remove", "is missing"), ("change", "has changed")])
+def test_admins_see_which_checkpoint_file_is_wrong(staff_client, own_detector, settings, damage, words):
+    if damage == "remove":
+        own_detector.path.unlink()
+    else:
+        own_detector.path.write_bytes(b"something else")
+    for url in (reverse("detector_list"), reverse("detector_detail", args=[own_detector.id])):
+        page = staff_client.get(url)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert f"The checkpoint file own-detector.pt {words}" in html
+        assert str(settings.DFD_MODELS_DIR) not in html  # the file's name, never the server's path
+        assert "This detector is unavailable" not in html
+
+
+def test_other_people_are_told_plainly_that_it_is_unavailable(alice_client, own_detector, settings):
+    own_detector.path.unlink()
+    for url in (reverse("detector_list"), reverse("detector_detail", args=[own_detector.id])):
+        html = alice_client.get(url).content.decode()
+        assert "This detector is unavailable" in html
+        assert "checkpoint file" not in html and str(settings.DFD_MODELS_DIR) not in html

@@ -10,7 +10,7 @@ import pytest
 import torch
 from django.core.management import CommandError, call_command
 
-from detection.engine.model import ResNeXtLSTM
+from detection.engine.model import BackboneLSTM
 from detection.models import DetectorModel
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def seed_checkpoint_file(tmp_path_factory):
     """A bare state_dict with the published seed layout (random weights)."""
     path = tmp_path_factory.mktemp("seed") / "checkpoint.pt"
     torch.manual_seed(1)
-    torch.save(ResNeXtLSTM(variant="seed").state_dict(), path)
+    torch.save(BackboneLSTM(variant="seed").state_dict(), path)
     return path
 
 
@@ -96,6 +96,25 @@ def test_scan_registers_what_lies_in_the_models_folder(models_dir, own_checkpoin
     (models_dir / "broken.pt").unlink()
     call_command("install_model", "--scan")
     assert "nothing new" in capsys.readouterr().out
+
+
+def test_scan_warns_about_detectors_whose_file_is_missing_or_changed(models_dir, own_checkpoint_file,
+                                                                     seed_checkpoint_file, capsys):
+    call_command("install_model", str(own_checkpoint_file), "--name", "Ours")
+    call_command("install_model", str(seed_checkpoint_file), "--name", "Seed")
+    capsys.readouterr()
+    call_command("install_model", "--scan")
+    assert "WARNING" not in capsys.readouterr().err
+
+    (models_dir / "ours.pt").unlink()
+    with open(models_dir / "checkpoint.pt", "ab") as handle:
+        handle.write(b"appended")
+    call_command("install_model", "--scan")
+    err = capsys.readouterr().err
+    assert ("WARNING: detector Ours (the default: new analyses are refused until this is fixed) "
+            "is unavailable. The checkpoint file ours.pt is missing") in err
+    assert "WARNING: detector Seed is unavailable. The checkpoint file checkpoint.pt has changed" in err
+    assert str(models_dir) not in err
 
 
 class FileServer:

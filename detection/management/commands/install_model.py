@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from detection import services
+from detection import registry, services
 
 
 class Command(BaseCommand):
@@ -35,6 +35,7 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.WARNING(f"skipped {file_name}: {problem}"))
             if not registered and not problems:
                 self.stdout.write("nothing new in the models folder")
+            self._warn_about_unusable_detectors()
         if source:
             try:
                 detector = services.detector_install(
@@ -53,6 +54,17 @@ class Command(BaseCommand):
                     f"models/{detector.file}, sha256 {detector.sha256}"
                 )
             )
+
+    def _warn_about_unusable_detectors(self) -> None:
+        """Registered detectors whose checkpoint file is missing or changed cannot run: say so
+        where whoever starts the platform (make run) sees it."""
+        for detector, status in registry.detector_problems().items():
+            default_note = ""
+            if detector.is_default:
+                default_note = " (the default: new analyses are refused until this is fixed)"
+            self.stderr.write(self.style.WARNING(
+                f"WARNING: detector {detector.name}{default_note} is unavailable. {status.problem}"
+            ))
 
     def _progress(self):
         last = [0.0]
