@@ -27,21 +27,28 @@ def material(tmp_path_factory):
     }
 
 
-def detect(*args, var_dir: Path) -> subprocess.CompletedProcess:
+def manage(command: str, *args, var_dir: Path, **env) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dfdsite.settings",
         "DJANGO_DEBUG": "1",
         "DFD_VAR_DIR": str(var_dir),
+        # A database of its own in var_dir (none until a test migrates it), never the test run's.
+        "DATABASE_URL": f"sqlite:///{var_dir}/db.sqlite3",
+        **env,
     }
     return subprocess.run(
-        [sys.executable, "manage.py", "detect", *map(str, args)],
+        [sys.executable, "manage.py", command, *map(str, args)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def detect(*args, var_dir: Path, **env) -> subprocess.CompletedProcess:
+    return manage("detect", *args, var_dir=var_dir, **env)
 
 
 def test_json_output_and_a_bad_file(material, tmp_path):
@@ -114,3 +121,74 @@ def test_unusable_model_file(material, tmp_path):
     assert run.returncode == 2
     assert "not a PyTorch checkpoint" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.fixture
+def registry_setup(material, tmp_path):
+    """A migrated database whose registry holds the seed checkpoint as its default detector,
+    and beside it in the models folder a newer file that is not a checkpoint at all."""
+    var, models = tmp_path / "var", tmp_path / "models"
+    env = {"var_dir": var, "DFD_MODELS_DIR": str(models)}
+    assert manage("migrate", "--no-input", **env).returncode == 0
+    installed = manage("install_model", material["checkpoint"], "--name", "seedling", **env)
+    assert installed.returncode == 0, installed.stderr
+    (models / "zzz-newest.pt").write_bytes(b"not a checkpoint")  # the newest file: never picked for its time
+    return {"env": env, "models": models}
+
+
+def test_the_registered_default_detector_is_used_and_named_ones_chosen(material, registry_setup):
+    env = registry_setup["env"]
+    run = detect(material["face"], "--frames", "4", **env)
+    assert run.returncode == 0, run.stderr
+    assert "Using the default detector seedling (seed-checkpoint.pt)." in run.stderr
+    assert run.stdout.strip().splitlines()[-1].startswith("model: seed-checkpoint.pt (seed, sha256 ")
+
+    unknown = detect(material["face"], "--detector", "nope", **env)
+    assert unknown.returncode == 2
+    assert "No detector 'nope'" in unknown.stderr and "seedling" in unknown.stderr
+
+    as_path = detect(material["face"], "--detector", registry_setup["models"] / "zzz-newest.pt", **env)
+    assert as_path.returncode == 2 and "not a PyTorch checkpoint" in as_path.stderr  # a path, taken as given
+
+
+def test_a_missing_or_changed_registered_checkpoint_is_refused(material, registry_setup):
+    env = registry_setup["env"]
+    checkpoint = registry_setup["models"] / "seed-checkpoint.pt"
+    with open(checkpoint, "ab") as handle:
+        handle.write(b"appended")
+    changed = detect(material["face"], **env)
+    assert changed.returncode == 2, changed.stderr
+    assert "The detector seedling cannot be used." in changed.stderr
+    assert "The checkpoint file seed-checkpoint.pt has changed" in changed.stderr
+
+    checkpoint.unlink()
+    missing = detect(material["face"], "--detector", "seedling", **env)
+    assert missing.returncode == 2
+    assert "The checkpoint file seed-checkpoint.pt is missing" in missing.stderr
+    assert "Traceback" not in missing.stderr + changed.stderr
+
+
+def test_several_unregistered_checkpoints_are_not_chosen_by_their_time(material, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "a.pt").symlink_to(material["checkpoint"])
+    (models / "b.pt").symlink_to(material["checkpoint"])
+
+    run = detect(material["face"], "--models-dir", models, var_dir=tmp_path / "var")
+
+    assert run.returncode == 2
+    assert "2 checkpoints in" in run.stderr and "a.pt, b.pt" in run.stderr and "--detector PATH" in run.stderr
+
+
+def test_without_a_database_the_models_folder_decides(material, tmp_path):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    env = {"var_dir": tmp_path / "var", "DFD_MODELS_DIR": str(empty)}  # var/ has no database
+
+    nothing = detect(material["face"], **env)
+    assert nothing.returncode == 2 and f"No detector model found in {empty}" in nothing.stderr
+
+    by_name = detect(material["face"], "--detector", "seedling", **env)
+    assert by_name.returncode == 2
+    assert "Cannot look up the detector 'seedling' without the database" in by_name.stderr
+    assert "Traceback" not in nothing.stderr + by_name.stderr

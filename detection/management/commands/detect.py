@@ -3,6 +3,11 @@
 A thin shell around ``detection.engine``: results go to stdout (a table, or JSON with
 ``--json``), progress to stderr. Exit status: 0 when every video was analysed, 1 when any
 video could not be read (the others are still analysed), 2 when no usable model was found.
+
+The detector is the registry's default (``detection.registry``, as for the worker and the
+API), or the one named with ``--detector NAME|ID|PATH``; a path is used as given. Without a
+database (a GPU box with a partial setup) or with ``--models-dir``, the only checkpoint in
+the models folder is used; when there are several, the command asks which.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 MODEL_SUFFIXES = (".pt", ".pth")
 STRATEGIES = ("uniform", "contiguous")  # detection.engine.video.STRATEGIES, without importing cv2 here
@@ -31,14 +37,15 @@ def int_at_least(minimum: int):
     return parse
 
 
-def find_model(models_dir: Path) -> tuple[Path | None, int]:
-    """The newest checkpoint file in ``models_dir`` and how many there are."""
+def checkpoints_in(models_dir: Path) -> list[Path]:
+    """The checkpoint files in ``models_dir``, by name."""
     if not models_dir.is_dir():
-        return None, 0
-    found = [p for p in models_dir.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES]
-    if not found:
-        return None, 0
-    return max(found, key=lambda p: p.stat().st_mtime), len(found)
+        return []
+    return sorted(p for p in models_dir.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES)
+
+
+def looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or Path(text).suffix.lower() in MODEL_SUFFIXES or Path(text).is_file()
 
 
 class Command(BaseCommand):
@@ -52,12 +59,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files to analyse")
+        parser.add_argument(
+            "--detector",
+            metavar="NAME|ID|PATH",
+            help="a registered detector (name or id, see install_model) or a checkpoint file (.pt/.pth); "
+            "default: the registered default detector",
+        )
         parser.add_argument("--model", type=Path, metavar="PATH", help="checkpoint file (.pt/.pth) to use")
         parser.add_argument(
             "--models-dir",
             type=Path,
             metavar="DIR",
-            help="where to look for a checkpoint when --model is not given (default: DFD_MODELS_DIR, models/)",
+            help="use the only checkpoint in DIR instead of the registered default (also the fallback, in "
+            "DFD_MODELS_DIR, when there is no database)",
         )
         parser.add_argument(
             "--frames", type=int_at_least(1), default=20, help="frames to analyse per video (default 20)"
@@ -90,18 +104,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
-        model_path = self._model_path(options["model"], options["models_dir"])
+        model_path = self._model_path(options["detector"], options["model"], options["models_dir"])
         # Imported here so that `detect --help` and the no-model message do not load PyTorch.
         import cv2.utils.logging
 
+        from detection.engine.detector import load_detector
         from detection.engine.errors import CheckpointError, VideoError
-        from detection.engine.predictor import Predictor
 
         # FFmpeg's own complaints ("moov atom not found") would repeat the VideoError message.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
         try:
-            predictor = Predictor.from_checkpoint(model_path, device=options["device"])
+            detector = load_detector(model_path, device=options["device"])
         except CheckpointError as exc:
             raise CommandError(f"Cannot use the model {model_path}: {exc}", returncode=2) from None
         except ValueError as exc:
@@ -112,13 +126,13 @@ class Command(BaseCommand):
         for number, video in enumerate(videos, start=1):
             prefix = f"[{number}/{len(videos)}] {video.name}"
             try:
-                prediction = predictor.predict(
+                prediction = detector.predict(
                     video,
                     frames=options["frames"],
                     strategy=options["strategy"],
                     seed_exact=options["seed_exact"],
                     heatmaps=options["heatmaps"],
-                    on_progress=self._progress_printer(prefix),
+                    progress=self._progress_printer(prefix),
                 )
             except VideoError as exc:
                 self.stderr.write(f"{prefix}: {exc}")
@@ -139,32 +153,84 @@ class Command(BaseCommand):
             if self.verbosity >= 2:
                 self.stdout.write(self._frame_lines(entries))
             self.stdout.write(
-                f"model: {predictor.model_id} ({predictor.variant}, sha256 {predictor.sha256[:12]}), "
-                f"device {predictor.device}"
+                f"model: {detector.model_id} ({detector.variant}, sha256 {detector.sha256[:12]}), "
+                f"device {detector.device}"
             )
 
         failed = sum(not entry["ok"] for entry in entries)
         if failed:
             raise CommandError(f"{failed} of {len(entries)} videos could not be analysed.", returncode=1)
 
-    def _model_path(self, model: Path | None, models_dir: Path | None) -> Path:
+    def _model_path(self, choice: str | None, model: Path | None, models_dir: Path | None) -> Path:
+        """The checkpoint to load: a path as given, a registered detector, or the default."""
         if model is not None:
             return model
-        models_dir = models_dir or Path(settings.DFD_MODELS_DIR)
-        found, count = find_model(models_dir)
-        if found is None:
+        if choice and looks_like_path(choice):
+            return Path(choice)
+        if choice or models_dir is None:
+            try:
+                detector = self._registered(choice)
+            except DatabaseError:  # no database here: the models folder decides
+                if choice:
+                    raise CommandError(
+                        f"Cannot look up the detector {choice!r} without the database: give a checkpoint "
+                        "path with --detector PATH.",
+                        returncode=2,
+                    ) from None
+                detector = None
+            if detector is not None:
+                return self._usable_path(detector)
+        return self._only_checkpoint(models_dir or Path(settings.DFD_MODELS_DIR))
+
+    def _registered(self, choice: str | None):
+        """The registered detector named or numbered ``choice`` (the default without one);
+        None when no detector is registered at all. Raises DatabaseError without a database."""
+        from detection import registry
+        from detection.models import DetectorModel
+
+        if not choice:
+            return registry.detector_get_default()
+        detector = DetectorModel.objects.filter(name=choice).first()
+        if detector is None and choice.isdigit():
+            detector = DetectorModel.objects.filter(id=int(choice)).first()
+        if detector is None:
+            names = ", ".join(DetectorModel.objects.values_list("name", flat=True)) or "none"
+            raise CommandError(
+                f"No detector {choice!r}: not the name or id of a registered detector (registered: {names}), "
+                "nor a checkpoint file.",
+                returncode=2,
+            )
+        return detector
+
+    def _usable_path(self, detector) -> Path:
+        from detection import registry
+
+        status = registry.detector_check(detector)
+        if not status.ok:
+            raise CommandError(f"The detector {detector.name} cannot be used. {status.problem}", returncode=2)
+        if self.verbosity >= 1:
+            default = " default" if detector.is_default else ""
+            self.stderr.write(f"Using the{default} detector {detector.name} ({detector.file}).")
+        return detector.path
+
+    def _only_checkpoint(self, models_dir: Path) -> Path:
+        found = checkpoints_in(models_dir)
+        if not found:
             raise CommandError(
                 f"No detector model found in {models_dir}. Install one with "
                 "`python manage.py install_model PATH_OR_URL`, copy a .pt or .pth checkpoint into "
                 f"{models_dir}, or pass --model PATH.",
                 returncode=2,
             )
-        if count > 1:
-            self.stderr.write(
-                f"Using {found.name}, the newest of {count} checkpoints in {models_dir} "
-                "(choose with --model)."
+        if len(found) > 1:
+            names = ", ".join(path.name for path in found)
+            raise CommandError(
+                f"{len(found)} checkpoints in {models_dir} and no default detector registered ({names}): "
+                "choose one with --detector PATH, or register them with "
+                "`python manage.py install_model --scan`.",
+                returncode=2,
             )
-        return found
+        return found[0]
 
     def _progress_printer(self, prefix: str):
         last_stage = None
