@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests import services  # noqa: E402  (the same service helpers the tests use)
+from tests import processes  # noqa: E402  (the same process helpers the tests use)
 from tests.videos import face_video  # noqa: E402
 
 PASSWORD = "load-test-password-9"
@@ -84,14 +84,14 @@ def main() -> int:
     print(f"==> work folder {work}", flush=True)
 
     subprocess.run(["psql", base_db, "-qc", f"CREATE DATABASE {db_name}"], check=True)
-    redis_port, web_port = services.free_port(), services.free_port()
+    redis_port, web_port = processes.free_port(), processes.free_port()
     procs.append(subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                    "--appendonly", "no", "--dir", str(work)], stdout=subprocess.DEVNULL))
-    services.wait_until(lambda: services.port_open("127.0.0.1", redis_port), 10, "redis")
+    processes.wait_until(lambda: processes.port_open("127.0.0.1", redis_port), 10, "redis")
     (work / "s3").mkdir()
     try:
-        with services.seaweedfs_s3(work / "s3", bucket="dfd-load") as s3:
-            env = services.django_env(
+        with processes.seaweedfs_s3(work / "s3", bucket="dfd-load") as s3:
+            env = processes.django_env(
                 DJANGO_DEBUG="0", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DJANGO_ALLOWED_HOSTS="127.0.0.1",
                 DJANGO_SECURE_SSL_REDIRECT="0", DFD_VAR_DIR=str(work / "var"),
                 DATABASE_URL=base_db.rsplit("/", 1)[0] + f"/{db_name}",
@@ -129,7 +129,7 @@ def main() -> int:
                      "--hostname", f"load{number}@%h", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
                     cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
             api = f"http://127.0.0.1:{web_port}/api/v1"
-            services.wait_until(lambda: services.port_open("127.0.0.1", web_port), 60, "gunicorn")
+            processes.wait_until(lambda: processes.port_open("127.0.0.1", web_port), 60, "gunicorn")
             status, payload, _, _ = request("POST", f"{api}/auth/token/",
                                             body=f"username=load&password={PASSWORD}&name=bench".encode(),
                                             content_type="application/x-www-form-urlencoded")
@@ -139,7 +139,7 @@ def main() -> int:
             return measure(api, token, video, options, s3, env)
     finally:
         for proc in reversed(procs):
-            services.stop_process(proc)
+            processes.stop_process(proc)
         subprocess.run(["psql", base_db, "-qc", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"], check=False)
 
 

@@ -1,15 +1,8 @@
 import pytest
-from django.contrib.auth import get_user_model
 
-from tests import services
-
-PASSWORD = "correct-horse-battery-9"
-
-
-def make_user(username: str):
-    return get_user_model().objects.create_user(
-        username=username, email=f"{username}@example.org", password=PASSWORD
-    )
+from tests import processes
+from tests.factories import UserFactory
+from tests.helpers import reset_celery_connections
 
 
 @pytest.fixture(autouse=True)
@@ -35,12 +28,12 @@ def media_root(settings, tmp_path_factory):
 
 @pytest.fixture
 def alice(db):
-    return make_user("alice")
+    return UserFactory(username="alice")
 
 
 @pytest.fixture
 def bob(db):
-    return make_user("bob")
+    return UserFactory(username="bob")
 
 
 @pytest.fixture
@@ -51,7 +44,7 @@ def alice_client(client, alice):
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    with services.redis_server(tmp_path_factory.mktemp("redis")) as url:
+    with processes.redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
 
@@ -76,9 +69,9 @@ def checkpoint_path():
 
 @pytest.fixture
 def detector(db, checkpoint_path):
-    from detection import services
+    from detection import registry
 
-    return services.detector_register(path=checkpoint_path, name="Test detector", make_default=True)
+    return registry.detector_register(path=checkpoint_path, name="Test detector", make_default=True)
 
 
 @pytest.fixture
@@ -100,30 +93,6 @@ def face_video_bytes(tmp_path_factory) -> bytes:
     from tests.videos import face_video
 
     return face_video(tmp_path_factory.mktemp("videos") / "face.mp4", seconds=1.0).read_bytes()
-
-
-def upload(content: bytes, name: str = "clip.mp4"):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return SimpleUploadedFile(name, content, content_type="video/mp4")
-
-
-def stored_files(root) -> list[str]:
-    """Every file under a local media root, relative to it."""
-    from pathlib import Path
-
-    root = Path(root)
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def reset_celery_connections():
-    """Forget this process's broker connections, so the next task goes to the broker the
-    configuration names now. app.close() alone keeps amqp's producer pool when the
-    connection pool was never created, and tasks would still go to the old broker."""
-    from dfdsite.celery import app
-
-    app.close()
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
@@ -150,7 +119,7 @@ def s3_storage(settings, tmp_path_factory):
     """Uploads on a real SeaweedFS S3 server, for this process and the workers it starts."""
     from dfdsite.storage import default_storage_settings
 
-    with services.seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as s3:
+    with processes.seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as s3:
         env = {key: value for key, value in s3.items() if key != "client"} | {"STORAGE_BACKEND": "s3"}
         settings.STORAGES = {**settings.STORAGES, "default": default_storage_settings(env, settings.MEDIA_ROOT)}
         yield {"env": env, "client": s3["client"], "bucket": s3["AWS_STORAGE_BUCKET_NAME"]}
@@ -163,30 +132,22 @@ def start_worker(redis_broker, settings, tmp_path):
 
     started = []
 
-    def start(storage_env: dict | None = None, **extra):
-        env = services.django_env(
+    def start(storage_env: dict | None = None, pool: str = "solo", **extra):
+        env = processes.django_env(
             DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path / "worker-var"), CELERY_BROKER_URL=redis_broker["url"],
             CELERY_DEFAULT_QUEUE=redis_broker["queue"],
-            DATABASE_URL=services.database_url_for(connection), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+            DATABASE_URL=processes.database_url_for(connection), DJANGO_MEDIA_ROOT=str(settings.MEDIA_ROOT),
             DFD_MODELS_DIR=str(settings.DFD_MODELS_DIR), **(storage_env or {}), **extra,
         )
-        worker = services.start_celery_worker(env, tmp_path / f"worker-{len(started)}.log",
-                                              queues=redis_broker["queue"])
+        worker = processes.start_celery_worker(env, tmp_path / f"worker-{len(started)}.log",
+                                               queues=redis_broker["queue"], pool=pool)
+        worker.log_path = tmp_path / f"worker-{len(started)}.log"
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
-        services.stop_process(worker)
-
-
-def wait_for_status(analysis, statuses, timeout: float = 120):
-    def finished():
-        analysis.refresh_from_db()
-        return analysis.status in statuses
-
-    services.wait_until(finished, timeout, f"analysis {analysis.id} to reach {statuses}", interval=0.25)
-    return analysis
+        processes.stop_process(worker)
 
 
 # --- a tiny deepfake dataset built at test time (training / evaluation tests) ----------------

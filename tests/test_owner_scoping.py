@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services as account_services
 from detection import services
-from tests.conftest import upload
+from tests.helpers import upload
 
 pytestmark = pytest.mark.django_db
 

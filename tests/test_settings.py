@@ -4,7 +4,7 @@ import secrets
 import subprocess
 import sys
 
-from tests.services import REPO_ROOT, django_env
+from tests.processes import REPO_ROOT, django_env
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from celery import Celery
 
-from tests import services
+from tests import processes
 
 pytestmark = pytest.mark.services
 
@@ -21,16 +21,16 @@ def round_trip(client: Celery, worker, queue: str) -> None:
 
 
 def test_health_task_runs_in_a_real_worker_on_redis(redis_url, tmp_path):
-    env = services.django_env(
+    env = processes.django_env(
         DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=redis_url, CELERY_RESULT_BACKEND=redis_url
     )
     queue = f"test-{uuid.uuid4().hex[:12]}"  # no other test run listens here
-    worker = services.start_celery_worker(env, tmp_path / "worker.log", queues=queue)
+    worker = processes.start_celery_worker(env, tmp_path / "worker.log", queues=queue)
     client = Celery(broker=redis_url, backend=redis_url)
     try:
         round_trip(client, worker, queue)
     finally:
-        services.stop_process(worker)
+        processes.stop_process(worker)
         client.close()
     log = (tmp_path / "worker.log").read_text()
     assert "detection.health_ping" in log and "succeeded" in log, log
@@ -39,8 +39,8 @@ def test_health_task_runs_in_a_real_worker_on_redis(redis_url, tmp_path):
 def test_health_task_runs_on_the_embedded_filesystem_queue(tmp_path):
     results = f"file://{tmp_path / 'results'}"
     (tmp_path / "results").mkdir()
-    env = services.django_env(DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=results)
-    worker = services.start_celery_worker(env, tmp_path / "worker.log")
+    env = processes.django_env(DJANGO_DEBUG="1", DFD_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=results)
+    worker = processes.start_celery_worker(env, tmp_path / "worker.log")
     queue = tmp_path / "queue"
     client = Celery(broker="filesystem://", backend=results)
     client.conf.broker_transport_options = {
@@ -48,8 +48,8 @@ def test_health_task_runs_on_the_embedded_filesystem_queue(tmp_path):
         "control_folder": str(queue / "control"),
     }
     try:
-        services.wait_until(lambda: (queue / "messages").is_dir(), 30, "the worker to create its queue")
+        processes.wait_until(lambda: (queue / "messages").is_dir(), 30, "the worker to create its queue")
         round_trip(client, worker, "default")
     finally:
-        services.stop_process(worker)
+        processes.stop_process(worker)
         client.close()

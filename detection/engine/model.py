@@ -143,8 +143,3 @@ class BackboneLSTM(nn.Module):
         batch_size, seq_length, c, h, w = x.shape
         features = self.features(x.view(batch_size * seq_length, c, h, w))
         return self.classify_sequence(features.view(batch_size, seq_length, self.feature_size))
-
-
-# The class's first name, from when ResNeXt was its only backbone; tests/conftest.py and
-# tests/detection/test_install_model.py still use it.
-ResNeXtLSTM = BackboneLSTM

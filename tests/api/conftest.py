@@ -1,8 +1,6 @@
 import pytest
 
-from accounts import services as account_services
-from detection import services
-from tests.conftest import upload
+from tests.helpers import finished_analysis, token_for
 
 
 @pytest.fixture
@@ -14,14 +12,6 @@ def rates(settings):
         settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**current, **changed}}
 
     return set_rates
-
-
-def token_for(user, **kwargs) -> str:
-    return account_services.token_create(user=user, name=kwargs.pop("name", "test"), **kwargs)[1]
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Token {token}"}
 
 
 @pytest.fixture
@@ -41,11 +31,6 @@ def api(client, alice_token):
     return client
 
 
-def finished_analysis(owner, content: bytes, name: str = "clip.mp4", frames: int = 10):
-    analysis = services.analysis_create(owner=owner, file=upload(content, name), frames=frames)
-    return services.analysis_run(analysis_id=analysis.id)
-
-
 @pytest.fixture
 def done(alice, detector, face_video_bytes):
     analysis = finished_analysis(alice, face_video_bytes, "alice-clip.mp4")
@@ -58,17 +43,3 @@ def bobs(bob, detector, face_video_bytes):
     analysis = finished_analysis(bob, face_video_bytes, "bob-clip.mp4")
     assert analysis.status == "done", analysis.error_message
     return analysis
-
-
-def assert_error(response, status: int, code: str | None = None) -> dict:
-    """The one error shape, with this status (and code)."""
-    assert response.status_code == status, response.content[:2000]
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"status", "code", "message", "fields"}
-    assert error["status"] == status and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    return error

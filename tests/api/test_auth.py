@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import ApiToken
-from tests.api.conftest import assert_error, auth, token_for
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, assert_error, auth, token_for
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.core.wsgi import get_wsgi_application
 
 from accounts.models import ApiToken
 from detection.models import Analysis
-from tests.api.conftest import auth
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD, auth
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import time
 import pytest
 
 from dfdsite.storage import default_storage_settings
-from tests.api.conftest import assert_error
-from tests.services import free_port
+from tests.helpers import assert_error
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

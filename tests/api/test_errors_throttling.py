@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.api.conftest import assert_error, auth, token_for
-from tests.conftest import PASSWORD, upload
+from tests.helpers import PASSWORD, assert_error, auth, token_for, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +69,7 @@ def test_rates_come_from_the_environment(tmp_path):
     import subprocess
     import sys
 
-    from tests.services import REPO_ROOT, django_env
+    from tests.processes import REPO_ROOT, django_env
 
     code = "from django.conf import settings as s; print(s.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])"
     result = subprocess.run(

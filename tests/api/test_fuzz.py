@@ -22,9 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import finished_analysis
-from tests.conftest import PASSWORD
-from tests.services import REPO_ROOT
+from tests.helpers import PASSWORD, finished_analysis
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from detection.models import Analysis
-from tests.conftest import PASSWORD
-from tests.services import REPO_ROOT
+from tests.helpers import PASSWORD
+from tests.processes import REPO_ROOT
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

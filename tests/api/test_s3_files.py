@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from tests.api.conftest import auth, finished_analysis, token_for
+from tests.helpers import auth, finished_analysis, token_for
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

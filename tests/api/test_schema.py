@@ -9,7 +9,7 @@ import yaml
 from django.contrib.staticfiles import finders
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.services import REPO_ROOT, django_env
+from tests.processes import REPO_ROOT, django_env
 
 pytestmark = pytest.mark.django_db
 

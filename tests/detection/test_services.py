@@ -4,14 +4,14 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from dfdsite.errors import DomainError
 from django.test import override_settings
 from django.utils import timezone
 
 from detection import services
 from detection.models import Analysis, FrameResult
 from tests import videos
-from tests.conftest import stored_files, upload
+from tests.helpers import stored_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -38,34 +38,34 @@ def test_create_stores_video_and_metadata(alice, detector, face_video_bytes):
 ])
 def test_bad_files_are_refused_and_nothing_is_stored(alice, detector, tmp_path, make, message):
     path = make(tmp_path)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(DomainError) as error:
         services.analysis_create(owner=alice, file=upload(path.read_bytes(), path.name))
-    assert message in error.value.messages[0]
+    assert message in error.value.message
     assert Analysis.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
 def test_size_and_duration_limits(alice, detector, tmp_path, face_video_bytes):
     with override_settings(DFD_MAX_UPLOAD_BYTES=len(face_video_bytes) - 1):
-        with pytest.raises(ValidationError, match="larger than the limit"):
+        with pytest.raises(DomainError, match="larger than the limit"):
             services.analysis_create(owner=alice, file=upload(face_video_bytes))
     long_video = videos.face_video(tmp_path / "long.mp4", seconds=3, fps=10).read_bytes()
     with override_settings(DFD_MAX_DURATION_SECONDS=2):
-        with pytest.raises(ValidationError, match="lasts 3 s; the limit is 2 s"):
+        with pytest.raises(DomainError, match="lasts 3 s; the limit is 2 s"):
             services.analysis_create(owner=alice, file=upload(long_video))
     assert Analysis.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
 def test_options_are_validated(alice, detector, face_video_bytes):
-    with pytest.raises(ValidationError, match="between 10 and 100"):
+    with pytest.raises(DomainError, match="between 10 and 100"):
         services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=5)
-    with pytest.raises(ValidationError, match="Unknown strategy"):
+    with pytest.raises(DomainError, match="Unknown strategy"):
         services.analysis_create(owner=alice, file=upload(face_video_bytes), strategy="random")
 
 
 def test_no_detector_installed_is_a_clear_error(alice, face_video_bytes):
-    with pytest.raises(ValidationError, match="install_model"):
+    with pytest.raises(DomainError, match="install_model"):
         services.analysis_create(owner=alice, file=upload(face_video_bytes))
     assert stored_files(settings.MEDIA_ROOT) == []
 
@@ -114,7 +114,7 @@ def test_run_failure_keeps_a_message_and_no_result_files(alice, detector, face_v
     finally:
         detector.path.with_suffix(".moved").rename(detector.path)
     assert failed.status == Analysis.Status.FAILED
-    assert "internal error" in failed.error_message
+    assert "detector is unavailable" in failed.error_message and "/" not in failed.error_message
     assert stored_files(settings.MEDIA_ROOT) == [analysis.video.name]
 
     retried = services.analysis_retry(analysis=failed)
@@ -124,7 +124,7 @@ def test_run_failure_keeps_a_message_and_no_result_files(alice, detector, face_v
 
 def test_retry_of_a_running_analysis_is_refused(alice, detector, face_video_bytes):
     analysis = services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
-    with pytest.raises(ValidationError, match="still running"):
+    with pytest.raises(DomainError, match="still running"):
         services.analysis_retry(analysis=analysis)
 
 
@@ -176,15 +176,15 @@ def test_per_user_limits_on_running_analyses_and_daily_uploads(alice, bob, detec
     settings.DFD_MAX_UPLOADS_PER_DAY = 3
     first = services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
     services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(DomainError) as error:
         services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
-    assert error.value.code == "too_many_running" and "2 analyses waiting or running" in error.value.messages[0]
+    assert error.value.code == "too_many_running" and "2 analyses waiting or running" in error.value.message
     services.analysis_create(owner=bob, file=upload(face_video_bytes), frames=10)  # bob has his own limits
 
     Analysis.objects.filter(id=first.id).update(status="done")
     services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
     Analysis.objects.filter(owner=alice).update(status="done")
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(DomainError) as error:
         services.analysis_create(owner=alice, file=upload(face_video_bytes), frames=10)
     assert error.value.code == "daily_limit"
     assert Analysis.objects.filter(owner=alice).count() == 3

@@ -1,11 +1,11 @@
 """Hostile uploads: what a file claims, fuzzed with hypothesis. Whatever the bytes, an upload
-ends as a stored analysis or a ValidationError with a message, and a refusal stores nothing."""
+ends as a stored analysis or a DomainError with a message, and a refusal stores nothing."""
 
 import struct
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from dfdsite.errors import DomainError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -14,7 +14,7 @@ from detection import services
 from detection.models import Analysis
 from detection.uploads import declared_frame_size, display_name, sniff_container
 from tests import videos
-from tests.conftest import stored_files, upload
+from tests.helpers import stored_files, upload
 
 FUZZ = hypothesis_settings(max_examples=40, deadline=None, derandomize=True,
                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -51,10 +51,10 @@ def claim_size(path, width: int, height: int) -> bytes:
 def test_a_small_file_claiming_huge_frames_is_refused_before_decoding(alice, detector, tmp_path):
     content = claim_size(videos.face_video(tmp_path / "small.mp4"), 60000, 60000)
     assert len(content) < 200_000
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(DomainError) as error:
         services.analysis_create(owner=alice, file=upload(content))
     assert error.value.code == "too_many_pixels"
-    assert "60000x60000" in error.value.messages[0]  # the header's claim, not a decoded size
+    assert "60000x60000" in error.value.message  # the header's claim, not a decoded size
     assert not Analysis.objects.exists() and stored_files(settings.MEDIA_ROOT) == []
 
 
@@ -62,8 +62,8 @@ def assert_stored_or_refused(alice, content: bytes, name: str):
     before = Analysis.objects.count()
     try:
         analysis = services.analysis_create(owner=alice, file=upload(content, name))
-    except ValidationError as error:
-        assert error.messages and all(message.strip() for message in error.messages)
+    except DomainError as error:
+        assert error.message.strip() and error.field == "file"
         assert Analysis.objects.count() == before
         assert len(stored_files(settings.MEDIA_ROOT)) == before
         return None

@@ -8,7 +8,7 @@ from django.urls import reverse
 from detection import services
 from detection.models import Analysis
 from tests import videos
-from tests.conftest import stored_files, upload
+from tests.helpers import stored_files, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,8 @@ def test_upload_by_xhr_answers_json(alice_client, detector, face_video_bytes):
     bad = alice_client.post(url, {"file": upload(b"not a video", "x.mp4"), "frames": 200, "strategy": "uniform"},
                             headers={"X-Requested-With": "XMLHttpRequest"})
     assert bad.status_code == 400
-    assert "100" in bad.json()["errors"]["frames"][0]
+    error = bad.json()["error"]  # the API's one error shape
+    assert (error["status"], error["code"]) == (400, "invalid") and "100" in error["fields"]["frames"][0]
 
 
 @pytest.mark.parametrize("make, message", [

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from detection import services as detection_services
 from detection.models import Analysis
-from tests import services
-from tests.conftest import stored_files, upload, wait_for_status
+from tests import processes
+from tests.helpers import stored_files, upload, wait_for_status
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,7 @@ def test_worker_killed_mid_analysis_is_reaped_and_finishes(alice, detector, tmp_
     first = start_worker()
     analysis = detection_services.analysis_create(owner=alice, file=upload(content), frames=100)
 
-    services.wait_until(
+    processes.wait_until(
         lambda: Analysis.objects.filter(id=analysis.id, status="processing", progress__gt=5).exists(), 90,
         "the worker to start the analysis", interval=0.1,
     )
@@ -88,7 +88,7 @@ def test_worker_killed_mid_analysis_is_reaped_and_finishes(alice, detector, tmp_
     assert analysis.status == "processing" and analysis.attempts == 1
 
     # The reaper sees a heartbeat older than the threshold, requeues it once, and a new worker finishes it.
-    services.wait_until(lambda: detection_services.analyses_reap_stale(stale_after_seconds=2).requeued, 30,
+    processes.wait_until(lambda: detection_services.analyses_reap_stale(stale_after_seconds=2).requeued, 30,
                         "the reaper to requeue the analysis", interval=0.5)
     start_worker()
     wait_for_status(analysis, {"done", "failed"}, timeout=180)

@@ -4,7 +4,7 @@ history, delete it. Screenshots of each page are kept as test artifacts (the REA
 import pytest
 
 from detection.models import Analysis
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.django_db(transaction=True)]
 

@@ -18,12 +18,6 @@ def test_class_indices():
     assert (FAKE, REAL) == (0, 1)
 
 
-def test_the_old_class_name_still_works():
-    from detection.engine.model import ResNeXtLSTM
-
-    assert ResNeXtLSTM is BackboneLSTM
-
-
 def test_seed_variant_has_exactly_the_published_keys_and_shapes(seed_pair):
     reference, ours = seed_pair
     ref_state, our_state = reference.state_dict(), ours.state_dict()

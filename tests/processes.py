@@ -96,10 +96,13 @@ def django_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def start_celery_worker(env: dict[str, str], log_path: Path, queues: str = "default") -> subprocess.Popen:
+def start_celery_worker(env: dict[str, str], log_path: Path, queues: str = "default",
+                        pool: str = "solo") -> subprocess.Popen:
+    """A real worker; the solo pool runs tasks in the worker process itself, prefork in a child
+    process of it (what production runs)."""
     log = open(log_path, "ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "dfdsite", "worker", "--pool", "solo", "--concurrency", "1",
+        [sys.executable, "-m", "celery", "-A", "dfdsite", "worker", "--pool", pool, "--concurrency", "1",
          "--without-gossip", "--without-mingle", "--loglevel", "INFO", "--queues", queues],
         cwd=REPO_ROOT,
         env=env,
