@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 CHUNK = 1 << 20
-ProgressCallback = Callable[[int, int | None], None]  # (bytes so far, total or None)
+DownloadProgress = Callable[[int, int | None], None]  # (bytes so far, total or None)
 
 
 class DownloadError(Exception):
     pass
 
 
-def download(url: str, destination: Path, on_progress: ProgressCallback | None = None, timeout: float = 30) -> Path:
+def download(url: str, destination: Path, on_progress: DownloadProgress | None = None, timeout: float = 30) -> Path:
     partial = destination.with_name(destination.name + ".part")
     have = partial.stat().st_size if partial.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "dfd-install-model/1"})

@@ -2,13 +2,14 @@ from django import forms
 from django.conf import settings
 
 from .models import Analysis, DetectorModel
+from .uploads import ACCEPT_ATTRIBUTE, ACCEPTED_NAMES
 
 
 class AnalysisUploadForm(forms.Form):
     file = forms.FileField(
         label="Video",
-        help_text="MP4, MOV, WebM, MKV or AVI; checked by its content, not its name.",
-        widget=forms.ClearableFileInput(attrs={"accept": "video/*,.mp4,.mov,.webm,.mkv,.avi"}),
+        help_text=f"{ACCEPTED_NAMES}; checked by its content, not its name.",
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
     )
     frames = forms.IntegerField(
         label="Frames to analyse", min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX,

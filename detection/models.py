@@ -43,6 +43,7 @@ class Analysis(models.Model):
         PROCESSING = "processing", "Processing"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Verdict(models.TextChoices):
         REAL = "real", "Authentic"
@@ -71,11 +72,12 @@ class Analysis(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=100, blank=True, help_text="host:pid of the worker holding it.")
 
     verdict = models.CharField(max_length=10, choices=Verdict, blank=True)
     probability_fake = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
-    frames_requested = models.PositiveSmallIntegerField(default=20)
+    frames_requested = models.PositiveSmallIntegerField(default=settings.DFD_FRAMES_DEFAULT)
     frames_analysed = models.PositiveSmallIntegerField(default=0)
     frames_without_face = models.PositiveSmallIntegerField(default=0)
     strategy = models.CharField(max_length=12, choices=Strategy, default=Strategy.UNIFORM)
@@ -107,7 +109,7 @@ class Analysis(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED)
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
 
 
 class FrameResult(models.Model):
@@ -125,3 +127,14 @@ class FrameResult(models.Model):
 
     def __str__(self) -> str:
         return f"frame {self.index} of {self.analysis_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A Celery worker's sign of life, written by the worker every few seconds while it runs
+    (see detection.workers), so health and pages can tell whether any worker is listening."""
+
+    name = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

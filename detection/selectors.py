@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count, F, Q, QuerySet
-from django.http import Http404
+from django.utils import timezone
 
-from .models import Analysis, DetectorModel
+from dfdsite.errors import NotFound
+
+from .models import Analysis, DetectorModel, WorkerHeartbeat
+from .workers import SEEN_WITHIN_SECONDS
+
+ANALYSES_PER_PAGE = 20
+MAX_ANALYSES_PER_PAGE = 100
 
 SORTS = {
     "newest": "-created_at",
@@ -55,7 +61,7 @@ def analysis_get(*, owner, analysis_id) -> Analysis:
     """The owner's analysis, or 404: other people's analyses do not exist for you."""
     analysis = Analysis.objects.filter(owner=owner, id=analysis_id).select_related("detector").first()
     if analysis is None:
-        raise Http404("No such analysis.")
+        raise NotFound("No such analysis.")
     return analysis
 
 
@@ -68,6 +74,12 @@ def analysis_counts(*, owner) -> dict[str, int]:
     )
 
 
+def worker_seen_recently() -> bool:
+    """Whether any worker said it was alive within the last minute."""
+    since = timezone.now() - timedelta(seconds=SEEN_WITHIN_SECONDS)
+    return WorkerHeartbeat.objects.filter(seen_at__gte=since).exists()
+
+
 def detector_list() -> QuerySet[DetectorModel]:
     return DetectorModel.objects.all()
 
@@ -75,5 +87,5 @@ def detector_list() -> QuerySet[DetectorModel]:
 def detector_get(*, detector_id: int) -> DetectorModel:
     detector = DetectorModel.objects.filter(id=detector_id).annotate(analyses_count=Count("analyses")).first()
     if detector is None:
-        raise Http404("No such detector.")
+        raise NotFound("No such detector.")
     return detector

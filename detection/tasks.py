@@ -2,7 +2,7 @@ import socket
 
 from celery import shared_task
 
-from . import services
+from . import lifecycle, services, workers  # noqa: F401 - workers: heartbeat signals of this worker
 
 
 @shared_task(name="detection.health_ping")
@@ -11,7 +11,7 @@ def health_ping(token: str) -> dict:
     return {"token": token, "worker": socket.gethostname()}
 
 
-@shared_task(name="detection.run_analysis", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=lifecycle.RUN_ANALYSIS_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_analysis(analysis_id: str) -> str | None:
     analysis = services.analysis_run(analysis_id=analysis_id)
     return analysis.status if analysis else None

@@ -10,7 +10,27 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Container:
+    label: str
+    extension: str
+    media_type: str
+
+
+# The containers we accept: the one list every page, form, message and response reads.
+CONTAINERS = {
+    "mp4": Container("MP4", ".mp4", "video/mp4"),
+    "mov": Container("MOV", ".mov", "video/quicktime"),
+    "webm": Container("WebM", ".webm", "video/webm"),
+    "mkv": Container("MKV", ".mkv", "video/x-matroska"),
+    "avi": Container("AVI", ".avi", "video/x-msvideo"),
+}
+ACCEPTED_NAMES = ", ".join(c.label for c in list(CONTAINERS.values())[:-1]) + f" or {list(CONTAINERS.values())[-1].label}"
+ACCEPT_ATTRIBUTE = ",".join(["video/*", *(c.extension for c in CONTAINERS.values())])
 
 MAX_BOXES = 10_000  # bounds the walk on a hostile file of many tiny boxes
 MKV_SCAN_BYTES = 4 << 20  # the Tracks element comes before the first Cluster, near the start

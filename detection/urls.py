@@ -11,6 +11,7 @@ urlpatterns = [
     path("<uuid:analysis_id>/status/", views.analysis_status, name="analysis_status"),
     path("<uuid:analysis_id>/delete/", views.analysis_delete, name="analysis_delete"),
     path("<uuid:analysis_id>/retry/", views.analysis_retry, name="analysis_retry"),
+    path("<uuid:analysis_id>/cancel/", views.analysis_cancel, name="analysis_cancel"),
     path("<uuid:analysis_id>/video/", views.analysis_file, {"kind": "video"}, name="analysis_video"),
     path("<uuid:analysis_id>/poster.jpg", views.analysis_file, {"kind": "poster"}, name="analysis_poster"),
     path("<uuid:analysis_id>/frames/<int:index>/thumbnail.jpg", views.analysis_file, {"kind": "thumbnail"},

@@ -1,6 +1,11 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.http import Http404
+from django.shortcuts import render
+
+from .errors import DomainError, NotFound
+from .http_errors import json_error, status_for
 
 
 def _storage_origin() -> str:
@@ -40,3 +45,28 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", self.policy)
         return response
+
+
+def wants_json(request) -> bool:
+    """A page's own background request (fetch or XMLHttpRequest from our scripts)."""
+    return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+class DomainErrorMiddleware:
+    """Domain errors that a page view let through: JSON in the one error shape for the pages'
+    background requests, Django's 404 page for NotFound, a short error page otherwise."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DomainError):
+            return None
+        if wants_json(request):
+            return json_error(exception)
+        if isinstance(exception, NotFound):
+            raise Http404(exception.message)
+        return render(request, "error.html", {"message": exception.message}, status=status_for(exception))

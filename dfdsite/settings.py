@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "dfdsite.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "dfdsite.urls"
@@ -255,7 +256,7 @@ REST_FRAMEWORK = {
         "anon": DFD_API_THROTTLE_ANON,
         "uploads": DFD_API_THROTTLE_UPLOADS,
     },
-    "EXCEPTION_HANDLER": "detection.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "dfdsite.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {

@@ -1,4 +1,4 @@
-"""Health of the parts the platform needs: database, storage, queue broker, detector.
+"""Health of the parts the platform needs: database, storage, queue broker, detector, workers.
 
 Each check says ok or error with a short fixed sentence: never a host name, a URL or an
 exception text, which could carry credentials. Storage and broker are probed in threads
@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from ..registry import DetectorStatus, detector_check, detector_get_default
+from ..selectors import worker_seen_recently
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 3.0
@@ -60,11 +61,18 @@ def _detector() -> str:
     return f"Default detector: {detector.name}."
 
 
+def _workers() -> str:
+    if not worker_seen_recently():
+        raise LookupError("no worker")
+    return "A worker answered within the last minute."
+
+
 FAILURES = {
     "database": "The database does not answer.",
     "storage": "File storage does not answer.",
     "queue": "The task queue broker cannot be reached.",
     "detector": "No detector is installed.",
+    "workers": "No worker has answered within the last minute: analyses wait in the queue.",
 }
 
 
@@ -81,8 +89,8 @@ def health_check() -> dict:
         except Exception as error:  # noqa: BLE001 - any failure is an unhealthy part
             logger.warning("health check %s failed: %s", name, type(error).__name__)
             detail = FAILURES[name]
-            if name == "detector" and not isinstance(error, LookupError):
-                detail = "The detector cannot be checked without the database."
+            if name in ("detector", "workers") and not isinstance(error, LookupError):
+                detail = f"The {name} cannot be checked without the database."
             checks[name] = {"status": "error", "detail": detail}
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="health")
@@ -90,9 +98,10 @@ def health_check() -> dict:
     # The database is probed on this thread: connections belong to the thread that opens them.
     record("database", _database)
     record("detector", _detector)
+    record("workers", _workers)
     for name, future in futures.items():
         record(name, lambda future=future: future.result(timeout=TIMEOUT_SECONDS))
     pool.shutdown(wait=False, cancel_futures=True)
-    ordered = {name: checks[name] for name in ("database", "storage", "queue", "detector")}
+    ordered = {name: checks[name] for name in ("database", "storage", "queue", "detector", "workers")}
     healthy = all(check["status"] == "ok" for check in ordered.values())
     return {"status": "ok" if healthy else "degraded", "checks": ordered}

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Analysis, DetectorModel, FrameResult
+from ..uploads import ACCEPTED_NAMES
 
 # The web form's messages (Django's), so the API and the form say the same things.
 INVALID_CHOICE = "Select a valid choice. {input} is not one of the available choices."
@@ -66,7 +67,7 @@ class AnalysisCreateSerializer(serializers.Serializer):
     """multipart/form-data: the same fields, limits and messages as the upload form."""
 
     file = serializers.FileField(
-        help_text="The video: MP4, MOV, WebM, MKV or AVI, recognised by its content.",
+        help_text=f"The video: {ACCEPTED_NAMES}, recognised by its content.",
         error_messages={"required": "This field is required."},
     )
     frames = serializers.IntegerField(
@@ -227,6 +228,7 @@ class HealthChecksSerializer(serializers.Serializer):
     storage = HealthCheckSerializer()
     queue = HealthCheckSerializer()
     detector = HealthCheckSerializer()
+    workers = HealthCheckSerializer()
 
 
 class HealthSerializer(serializers.Serializer):

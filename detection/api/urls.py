@@ -9,6 +9,7 @@ urlpatterns = [
     path("analyses/", views.AnalysisListCreateApi.as_view(), name="analysis-list"),
     path("analyses/<uuid:analysis_id>/", views.AnalysisDetailApi.as_view(), name="analysis-detail"),
     path("analyses/<uuid:analysis_id>/retry/", views.AnalysisRetryApi.as_view(), name="analysis-retry"),
+    path("analyses/<uuid:analysis_id>/cancel/", views.AnalysisCancelApi.as_view(), name="analysis-cancel"),
     path("analyses/<uuid:analysis_id>/video/", views.AnalysisVideoApi.as_view(), name="analysis-video"),
     path("analyses/<uuid:analysis_id>/poster/", views.AnalysisPosterApi.as_view(), name="analysis-poster"),
     path("analyses/<uuid:analysis_id>/frames/<int:index>/thumbnail/", views.FrameThumbnailApi.as_view(),

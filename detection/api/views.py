@@ -5,8 +5,6 @@ Every query is scoped to the requesting user: other people's analyses are 404.
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -14,33 +12,21 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from .. import selectors, services
-from .. import views as web_views
+from dfdsite.api import ApiView, error_responses
+from dfdsite.errors import UploadTooLarge
+
+from .. import files, selectors, services
+from ..uploads import CONTAINERS
 from . import serializers as s
-from .errors import Conflict, PayloadTooLarge, error_responses, from_django_validation_error
 from .health import health_check
 from .throttling import UploadThrottle
 
-# Which request field a service's ValidationError is about, by its code (the rest: the file).
-SERVICE_ERROR_FIELDS = {"frames": "frames", "strategy": "strategy", "no_detector": "detector"}
-VIDEO_TYPES = ["video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo"]
-
-
-class ApiView(APIView):
-    # Base of every API view. DRF authenticates requests itself (token or session), so the
-    # site's LoginRequiredMiddleware must not send API clients to the login page.
-
-    @classmethod
-    def as_view(cls, **initkwargs):
-        return login_not_required(super().as_view(**initkwargs))
-
 
 class AnalysisPagination(PageNumberPagination):
-    page_size = 20
+    page_size = selectors.ANALYSES_PER_PAGE
     page_size_query_param = "page_size"
-    max_page_size = 100
+    max_page_size = selectors.MAX_ANALYSES_PER_PAGE
 
 
 # --- Analyses ----------------------------------------------------------------------------------
@@ -58,7 +44,7 @@ class AnalysisListCreateApi(ApiView):
     def initial(self, request, *args, **kwargs):
         # Refuse an oversized upload from its declared length, before anything reads the body.
         if request.method == "POST" and services.upload_declared_too_large(request.META.get("CONTENT_LENGTH")):
-            raise PayloadTooLarge(services.upload_too_large_message(), field="file")
+            raise UploadTooLarge(services.upload_too_large_message(), field="file")
         super().initial(request, *args, **kwargs)
 
     @extend_schema(
@@ -91,13 +77,10 @@ class AnalysisListCreateApi(ApiView):
         form = s.AnalysisCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        try:
-            analysis = services.analysis_create(
-                owner=request.user, file=data["file"], frames=data["frames"], strategy=data["strategy"],
-                detector=data.get("detector"),
-            )
-        except DjangoValidationError as error:
-            raise from_django_validation_error(error, SERVICE_ERROR_FIELDS.get(error.code, "file")) from None
+        analysis = services.analysis_create(
+            owner=request.user, file=data["file"], frames=data["frames"], strategy=data["strategy"],
+            detector=data.get("detector"),
+        )
         body = s.AnalysisCreatedSerializer(analysis, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
@@ -119,10 +102,7 @@ class AnalysisDetailApi(ApiView):
     )
     def delete(self, request, analysis_id):
         analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
-        try:
-            services.analysis_delete(analysis=analysis)
-        except DjangoValidationError as error:
-            raise from_django_validation_error(error, "file") from None
+        services.analysis_delete(analysis=analysis)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -136,12 +116,25 @@ class AnalysisRetryApi(ApiView):
     )
     def post(self, request, analysis_id):
         analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
-        try:
-            analysis = services.analysis_retry(analysis=analysis)
-        except DjangoValidationError as error:
-            raise Conflict(error.messages[0], code=getattr(error, "code", None) or "conflict") from None
+        analysis = services.analysis_retry(analysis=analysis)
         body = s.AnalysisCreatedSerializer(analysis, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
+
+
+class AnalysisCancelApi(ApiView):
+    name = "Cancel an analysis"
+
+    @extend_schema(
+        operation_id="analyses_cancel", summary="Stop a queued or running analysis; its video is kept",
+        description="The worker stops at its next stage and removes what it wrote. `409` when it has "
+                    "already finished.",
+        request=None,
+        responses={200: s.AnalysisSerializer, **error_responses(401, 403, 404, 409, 429)},
+    )
+    def post(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        analysis = services.analysis_cancel(analysis=analysis)
+        return Response(s.AnalysisSerializer(analysis, context={"request": request}).data)
 
 
 class _FirstRenderer(DefaultContentNegotiation):
@@ -153,13 +146,14 @@ class _FirstRenderer(DefaultContentNegotiation):
 
 class AnalysisFileApi(ApiView):
     """A stored file: streamed to its owner from local disk, or a redirect to a presigned S3 URL
-    (valid AWS_QUERYSTRING_EXPIRE seconds). Served by the site's owner-only file view."""
+    (valid AWS_QUERYSTRING_EXPIRE seconds), as the pages serve it (detection.files)."""
 
     kind = ""
     content_negotiation_class = _FirstRenderer
 
     def get(self, request, analysis_id, index=None):
-        return web_views.analysis_file(request._request, analysis_id=analysis_id, kind=self.kind, index=index)
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        return files.serve_analysis_file(analysis, self.kind, index, range_header=request.headers.get("Range", ""))
 
 
 def _file_schema(operation_id: str, summary: str, media_types: list[str]):
@@ -177,7 +171,7 @@ def _file_schema(operation_id: str, summary: str, media_types: list[str]):
 class AnalysisVideoApi(AnalysisFileApi):
     kind = "video"
 
-    @_file_schema("analyses_video", "The uploaded video", VIDEO_TYPES)
+    @_file_schema("analyses_video", "The uploaded video", [c.media_type for c in CONTAINERS.values()])
     def get(self, request, analysis_id):
         return super().get(request, analysis_id)
 

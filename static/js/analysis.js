@@ -12,6 +12,7 @@
   var bar = document.getElementById("analysis-progress-bar");
   var stage = document.getElementById("analysis-stage");
   var progress = document.getElementById("analysis-progress");
+  var noWorker = document.getElementById("no-worker");
   var delay = 1000;
   function poll() {
     fetch(live.dataset.statusUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
@@ -21,6 +22,7 @@
         bar.style.width = data.progress + "%";
         progress.textContent = data.progress;
         stage.textContent = data.stage || data.status;
+        noWorker.hidden = !data.no_worker;
         delay = 1000;
         setTimeout(poll, delay);
       })

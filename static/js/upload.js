@@ -59,7 +59,10 @@
       try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: server error page */ }
       if (xhr.status === 201 && data.url) { window.location.assign(data.url); return; }
       progress.hidden = true; submit.disabled = false;
-      showErrors(data.errors || {file: ["The upload failed (HTTP " + xhr.status + "). Try again."]});
+      // The one error shape: {"error": {"message": ..., "fields": {field: [messages]}}}.
+      var error = data.error || {};
+      var fields = error.fields && Object.keys(error.fields).length ? error.fields : null;
+      showErrors(fields || {file: [error.message || "The upload failed (HTTP " + xhr.status + "). Try again."]});
     });
     xhr.addEventListener("error", function () {
       progress.hidden = true; submit.disabled = false;

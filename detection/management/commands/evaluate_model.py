@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from detection import services
+from detection import registry
 from detection.engine import evaluate
 from detection.engine.errors import CheckpointError
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             return
         models_dir = settings.DFD_MODELS_DIR.resolve()
         if models_dir in path.resolve().parents:
-            detector = services.detector_refresh(path=path, old_sha256=result["checkpoint_sha256_before"])
+            detector = registry.detector_refresh(path=path, old_sha256=result["checkpoint_sha256_before"])
             self.stdout.write(self.style.SUCCESS(
                 f"stored the figures in {path.name} (sha256 {detector.sha256}) and updated detector {detector.name}"
             ))

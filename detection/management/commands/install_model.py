@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from detection import registry, services
+from detection import registry
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if not source and not scan:
             raise CommandError("Give a checkpoint path or URL, or --scan. See --help.")
         if scan:
-            registered, problems = services.detectors_scan()
+            registered, problems = registry.detectors_scan()
             for detector in registered:
                 self.stdout.write(self.style.SUCCESS(f"registered {detector.name} ({detector.file})"))
             for file_name, problem in problems.items():
@@ -38,14 +38,14 @@ class Command(BaseCommand):
             self._warn_about_unusable_detectors()
         if source:
             try:
-                detector = services.detector_install(
+                detector = registry.detector_install(
                     source=source,
                     sha256=sha256,
                     name=name,
                     make_default=default,
                     on_progress=self._progress(),
                 )
-            except services.DetectorInstallError as error:
+            except registry.DetectorInstallError as error:
                 raise CommandError(str(error)) from None
             default_note = " (default)" if detector.is_default else ""
             self.stdout.write(
