@@ -4,14 +4,19 @@ Faces come from ``skimage.data.astronaut()`` (a real photo shipped inside scikit
 nothing is downloaded. OpenCV's writer here (the opencv-python-headless wheel) encodes
 mp4v (.mp4), MJPG / XVID (.avi), VP8 (.webm) and FFV1 (.mkv); it has no H.264 encoder.
 
+H.264 (what phones and most uploads use) comes from PyAV's own FFmpeg, whose libx264 lets a
+test choose the keyframe interval and B-frames: ``write_h264``.
+
 Builders write to the path they are given and return it. Sizes are kept small (320x240 by
 default, about one second) so suites stay fast on two cores.
 """
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterable, Iterator
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -62,6 +67,46 @@ def face_frames(width: int, height: int, count: int) -> Iterator[np.ndarray]:
         yield frame
 
 
+def small_face_frames(
+    width: int = 1080,
+    height: int = 1920,
+    count: int = 25,
+    *,
+    face_width: int = 70,
+    brightness: float = 1.0,
+    seed: int = 0,
+) -> Iterator[np.ndarray]:
+    """One person far from a phone held upright: the astronaut's head with a face about
+    ``face_width`` px wide, in the upper middle of a dark room that has some clutter, swaying
+    a little. ``brightness`` scales the whole picture (0.3: a dim room, as in real footage
+    that HOG on a 480 px copy misses)."""
+    head = astronaut_head()
+    side = round(head.shape[0] * face_width / 90)  # the head crop's face is about 90 px of 240
+    sprite = cv2.resize(head, (side, side), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(seed)
+    room = np.full((height, width, 3), (38, 42, 48), np.uint8)
+    for _ in range(12):  # furniture-like blocks, so the background is not a flat field
+        x, y = int(rng.integers(0, width)), int(rng.integers(height // 3, height))
+        w, h = int(rng.integers(width // 12, width // 3)), int(rng.integers(height // 20, height // 5))
+        shade = tuple(int(v) for v in rng.integers(20, 90, size=3))
+        cv2.rectangle(room, (x, y), (x + w, y + h), shade, -1)
+    for i in range(count):
+        t = i / max(count - 1, 1)
+        frame = room.copy()
+        cx = int(width * (0.5 + 0.04 * np.sin(2 * np.pi * t)))
+        cy = int(height * 0.3)
+        left = min(max(cx - side // 2, 0), width - side)
+        top = min(max(cy - side // 2, 0), height - side)
+        # a body below the head, so the head is not a sticker floating in the room
+        cv2.rectangle(
+            frame, (left - side // 4, top + side), (left + side + side // 4, height), (70, 60, 55), -1
+        )
+        frame[top : top + side, left : left + side] = sprite
+        if brightness != 1.0:
+            frame = np.clip(frame.astype(np.float32) * brightness, 0, 255).astype(np.uint8)
+        yield frame
+
+
 def no_face_frames(width: int, height: int, count: int, seed: int = 0) -> Iterator[np.ndarray]:
     """Gradient plus noise and a moving rectangle: texture, motion, no face."""
     rng = np.random.default_rng(seed)
@@ -94,6 +139,87 @@ def write_video(
     finally:
         writer.release()
     return path
+
+
+def h264_available() -> bool:
+    try:
+        import av
+
+        return "libx264" in av.codecs_available
+    except ImportError:
+        return False
+
+
+def write_h264(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float = 25.0,
+    *,
+    gop: int = 25,
+    bframes: int = 2,
+    crf: int = 23,
+    preset: str = "ultrafast",
+) -> Path:
+    """Encode BGR frames as H.264 in an mp4 with a keyframe (IDR) every ``gop`` frames and
+    up to ``bframes`` B-frames between references (so decoding order differs from display
+    order, as in most real files)."""
+    import av
+
+    path = Path(path)
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.gop_size = gop
+        # scenecut=0 and a fixed keyint: keyframes exactly every gop frames, as tests expect
+        stream.options = {
+            "crf": str(crf),
+            "preset": preset,
+            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes={bframes}",
+        }
+        for image in itertools.chain([first], frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def small_face_video(
+    path: str | Path,
+    *,
+    width: int = 1080,
+    height: int = 1920,
+    fps: float = 25.0,
+    seconds: float = 1.0,
+    face_width: int = 70,
+    brightness: float = 1.0,
+    gop: int = 25,
+    rotation: int = 0,
+) -> Path:
+    """A portrait H.264 clip (mp4v when PyAV's libx264 is missing) of a small, optionally dim
+    face. With ``rotation`` the frames are stored sideways and the mp4 says to turn them, as
+    phones do; ``width`` x ``height`` stays the upright size."""
+    count = max(1, round(fps * seconds))
+    frames = small_face_frames(width, height, count, face_width=face_width, brightness=brightness)
+    if rotation:
+        frames = (cv2.rotate(f, _UNDO_ROTATION[rotation]) for f in frames)
+    if h264_available():
+        write_h264(path, frames, fps=fps, gop=gop)
+    else:
+        write_video(path, frames, fps=fps, codec="mp4v")
+    if rotation:
+        set_mp4_rotation(path, rotation)
+    return Path(path)
+
+
+def small_face_centre(width: int, height: int, i: int, count: int) -> tuple[int, int]:
+    """Where ``small_face_frames`` puts the face's centre in frame ``i`` of ``count``, upright."""
+    t = i / max(count - 1, 1)
+    return int(width * (0.5 + 0.04 * np.sin(2 * np.pi * t))), int(height * 0.3)
 
 
 def face_video(
