@@ -204,3 +204,115 @@ def test_probe_does_not_modify_the_file(tmp_path, face_clip):
     video.probe(path)
     video.read_frames(path, [0, 3])
     assert path.read_bytes() == before
+
+
+# -- seeking: frames reached by jumping to a keyframe are the frames sequential decoding gives --
+
+SEEK_CASES = {
+    # name: (builder, whether the seeking reader is expected to serve it)
+    "h264-gop25-bframes": (
+        lambda d: videos.write_h264(d / "h.mp4", videos.face_frames(320, 240, 130), gop=25, bframes=3),
+        True,
+    ),
+    "h264-gop25-no-bframes": (
+        lambda d: videos.write_h264(d / "p.mp4", videos.face_frames(320, 240, 130), gop=25, bframes=0),
+        True,
+    ),
+    "mp4v": (lambda d: videos.face_video(d / "c.mp4", seconds=4), True),
+    "mjpg-avi": (lambda d: videos.face_video(d / "c.avi", seconds=4, codec="mjpg"), True),
+    "xvid-avi": (lambda d: videos.face_video(d / "c.avi", seconds=4, codec="xvid"), True),
+    "vp8-webm": (lambda d: videos.face_video(d / "c.webm", seconds=4, codec="vp8"), True),
+    "ffv1-mkv": (lambda d: videos.face_video(d / "c.mkv", seconds=4, codec="ffv1"), False),  # RGB: sequential
+    "rotated-mp4": (lambda d: videos.rotated_face_video(d / "r.mp4", 90, seconds=4), True),
+}
+
+
+@pytest.fixture
+def sequential_calls(monkeypatch):
+    """The index lists the sequential reader was asked for."""
+    calls = []
+    real = video._iter_sequential
+
+    def recording(path, wanted):
+        calls.append(list(wanted))
+        return real(path, wanted)
+
+    monkeypatch.setattr(video, "_iter_sequential", recording)
+    return calls
+
+
+@pytest.mark.parametrize("case", list(SEEK_CASES))
+def test_seeking_gives_exactly_the_frames_of_sequential_decoding(tmp_path, case, sequential_calls):
+    if case.startswith("h264") and not videos.h264_available():
+        pytest.skip("PyAV with libx264 is not installed")
+    build, served_by_seeking = SEEK_CASES[case]
+    path = build(tmp_path)
+    info = video.probe(path)
+    everything = {f.index: f for f in video.read_frames(path, range(info.frame_count), seek=False)}
+    assert len(everything) == info.frame_count
+    sequential_calls.clear()
+    last = info.frame_count - 1
+    index_sets = [
+        video.sample_indices(info.frame_count, 10),
+        [0, 1, 2, 40, 41, 77, last],  # runs, jumps across keyframes, the very last frame
+        [26, 27, 60, 99],  # frames just past a keyframe, mid-GOP, and before one
+        [last - 3, 5],  # order does not matter
+    ]
+
+    for indices in index_sets:
+        frames = video.read_frames(path, indices, seek=True)
+
+        assert [f.index for f in frames] == sorted(set(indices))
+        for frame in frames:
+            reference = everything[frame.index]
+            assert np.array_equal(frame.image, reference.image), f"frame {frame.index} differs"
+            assert frame.timestamp == pytest.approx(reference.timestamp, abs=1e-6)
+    if served_by_seeking:
+        assert all(call == [] for call in sequential_calls)
+    else:
+        assert sequential_calls
+
+
+def test_default_seeks_for_sparse_frames_and_reads_dense_ones_sequentially(tmp_path, sequential_calls):
+    path = videos.face_video(tmp_path / "clip.mp4", seconds=4)
+
+    video.read_frames(path, video.sample_indices(100, 10))
+    assert all(call == [] for call in sequential_calls)
+
+    video.read_frames(path, range(20))  # the contiguous strategy: nothing to skip
+    assert sequential_calls[-1] == list(range(20))
+
+    video.read_frames(path, video.sample_indices(100, 10), seek=False)
+    assert sequential_calls[-1] == video.sample_indices(100, 10)
+
+
+def test_a_frame_not_where_the_index_says_hands_over_to_sequential_decoding(
+    tmp_path, monkeypatch, sequential_calls
+):
+    path = videos.face_video(tmp_path / "clip.mp4", seconds=4)
+    wanted = [3, 30, 60, 90]
+    expected = video.read_frames(path, wanted, seek=False)
+    real_build = video._SeekIndex.build
+
+    def lying_build(p):
+        index = real_build(p)
+        # from frame 50 on, the index is off by one frame
+        index.pts = index.pts[:50] + [pts + 1 for pts in index.pts[50:]]
+        index.index_of = {pts: i for i, pts in enumerate(index.pts)}
+        return index
+
+    monkeypatch.setattr(video._SeekIndex, "build", staticmethod(lying_build))
+
+    frames = video.read_frames(path, wanted)
+
+    assert [f.index for f in frames] == wanted
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, expected, strict=True))
+    assert sequential_calls[-1] == [60, 90]  # what the seeking reader could not vouch for
+
+
+def test_seeking_stops_quietly_past_the_end(tmp_path):
+    path = videos.face_video(tmp_path / "clip.mp4", seconds=2)
+
+    frames = video.read_frames(path, [10, 40, 49, 50, 500], seek=True)
+
+    assert [f.index for f in frames] == [10, 40, 49]
