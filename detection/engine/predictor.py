@@ -22,11 +22,17 @@ argmax also chose index 0, FAKE). ``confidence`` = max(p, 1 - p), the probabilit
 chosen label, in [0.5, 1] (the seed showed the same number as a percentage). A video in which
 no analysed frame has a face gets label ``"no_face"`` and ``None`` for both.
 
-Faces: by default the largest face found by HOG on a copy downscaled to 480 px, grown by a
-15% margin on each side (``FaceDetector``); frames without a face are skipped and counted.
-The seed checkpoint was trained on tight face_recognition boxes, so for it a margin of 0
-(``FaceDetector(margin=0)``) may match its training better; ours should be trained with the
-same detector settings they are served with.
+Faces: by default one person's face followed across the analysed frames (``FaceTracker``,
+tracking.py: HOG at a scale chosen from the frame size and the smallest face worth finding,
+CLAHE on dim frames, the CNN detector on a few frames when HOG finds nothing, the person with
+the largest face most of the time), grown by a 15% margin on each side; frames without a
+face are skipped and counted. A ``FaceDetector`` given to the constructor instead judges the
+largest face of each frame on its own, as before. The seed checkpoint was trained on tight
+face_recognition boxes, so for it a margin of 0 may match its training better; ours should
+be trained with the same detector settings they are served with.
+
+Decoding seeks to the keyframe before each wanted frame when that saves work (``video.py``);
+``seek=False`` on the constructor decodes sequentially, as before.
 
 Boxes in results are (x, y, width, height) in pixels of the upright full-resolution frame.
 
@@ -55,6 +61,7 @@ from detection.engine.errors import VideoError
 from detection.engine.faces import Box, FaceDetector, crop
 from detection.engine.model import FAKE, backend_flag
 from detection.engine.preprocess import resize_crop, to_tensor
+from detection.engine.tracking import FaceTracker
 from detection.engine.video import (
     Frame,
     VideoInfo,
@@ -193,7 +200,13 @@ _cache_lock = threading.Lock()
 
 class Predictor:
     def __init__(
-        self, checkpoint: LoadedCheckpoint, device: str = "auto", face_detector: FaceDetector | None = None
+        self,
+        checkpoint: LoadedCheckpoint,
+        device: str = "auto",
+        face_detector: FaceDetector | None = None,
+        *,
+        face_tracker: FaceTracker | None = None,
+        seek: bool | None = None,
     ) -> None:
         self.device = resolve_device(device)
         if self.device.type == "cpu":
@@ -210,7 +223,11 @@ class Predictor:
         self.name = checkpoint.path.stem
         self.sha256 = checkpoint.sha256
         self.preprocessing = checkpoint.metadata.preprocessing()
-        self.face_detector = face_detector or FaceDetector()
+        if face_detector is not None and face_tracker is not None:
+            raise TypeError("pass face_detector= (each frame on its own) or face_tracker=, not both")
+        # What finds the faces: a tracker over the whole video unless a per-frame detector is given.
+        self.faces: FaceDetector | FaceTracker = face_detector or face_tracker or FaceTracker()
+        self.seek = seek  # video.iter_frames: None seeks where it pays, False never
         # The seed ran face_recognition's default HOG on full frames and took faces[0] as is.
         self.seed_face_detector = FaceDetector(
             max_side=None, upsample=1, margin=0.0, pick="first", grayscale=False
@@ -218,25 +235,39 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, device: str = "auto", face_detector: FaceDetector | None = None
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        face_detector: FaceDetector | None = None,
+        *,
+        face_tracker: FaceTracker | None = None,
+        seek: bool | None = None,
     ) -> Predictor:
         """A Predictor for a checkpoint file, loaded once per process and reused.
 
-        Cached by (path, modification time, size, device, face detector settings): replacing
-        the file loads it again. Raises CheckpointError for a file that cannot be used.
+        Cached by (path, modification time, size, device, face finding settings, seek):
+        replacing the file loads it again. Raises CheckpointError for a file that cannot be used.
         """
         path = Path(path).absolute()  # not resolve(): a symlink's name is the model's name
-        detector = face_detector or FaceDetector()
+        if face_detector is not None and face_tracker is not None:
+            raise TypeError("pass face_detector= (each frame on its own) or face_tracker=, not both")
+        faces = face_detector or face_tracker or FaceTracker()
         resolved = resolve_device(device)
         try:
             stat = path.stat()
-            key = (str(path), stat.st_mtime_ns, stat.st_size, str(resolved), detector.settings())
+            key = (str(path), stat.st_mtime_ns, stat.st_size, str(resolved), faces.settings(), seek)
         except OSError:
             key = None  # load_checkpoint raises the readable error
         with _cache_lock:
             if key is not None and key in _cache:
                 return _cache[key]
-            predictor = cls(load_checkpoint(path), device=str(resolved), face_detector=detector)
+            predictor = cls(
+                load_checkpoint(path),
+                device=str(resolved),
+                face_detector=face_detector,
+                face_tracker=face_tracker,
+                seek=seek,
+            )
             # A checkpoint replaced on disk drops the predictors of its older version.
             for old in [
                 k for k in _cache if key and k[0] == key[0] and k[3] == key[3] and k[1:3] != key[1:3]
@@ -354,7 +385,7 @@ class Predictor:
         info = probe(video_path)
         indices = sample_indices(info.frame_count, frames, strategy)
         decoded = []
-        for frame in iter_frames(video_path, indices):
+        for frame in iter_frames(video_path, indices, seek=self.seek):
             decoded.append(frame)
             progress("decode", len(decoded) / len(indices))
         if len(decoded) < len(indices) and not info.frame_count_counted:
@@ -364,7 +395,7 @@ class Predictor:
                 info = replace(info, frame_count=actual, duration=actual / info.fps, frame_count_counted=True)
                 indices = sample_indices(actual, frames, strategy)
                 if indices != [f.index for f in decoded]:
-                    decoded = read_frames(video_path, indices)
+                    decoded = read_frames(video_path, indices, seek=self.seek)
         if not decoded:
             raise VideoError("None of the video's frames could be decoded.")
         progress("decode", 1.0)
@@ -375,11 +406,15 @@ class Predictor:
     ) -> tuple[list[tuple[Frame, Box, Box | None]], list[np.ndarray], int]:
         """(frame, crop box, face box or None) per frame to score, their resized crops, and
         the number of frames without a face."""
-        detector = self.seed_face_detector if seed_exact else self.face_detector
+        detector = self.seed_face_detector if seed_exact else self.faces
+        locations = detector.locate_all(
+            [frame.image for frame in decoded],
+            [frame.timestamp for frame in decoded],
+            progress=lambda done: progress("faces", done),
+        )
         scored: list[tuple[Frame, Box, Box | None]] = []
         without_face = 0
-        for i, frame in enumerate(decoded):
-            location = detector.locate(frame.image)
+        for frame, location in zip(decoded, locations, strict=True):
             if location is not None:
                 scored.append((frame, location.crop, location.face))
             else:
@@ -388,7 +423,7 @@ class Predictor:
                     # The seed fed the whole frame when face_recognition found nothing.
                     height, width = frame.image.shape[:2]
                     scored.append((frame, Box(top=0, right=width, bottom=height, left=0), None))
-            progress("faces", (i + 1) / len(decoded))
+        progress("faces", 1.0)
         size = self.preprocessing.input_size
         crops = [resize_crop(crop(frame.image, box), size) for frame, box, _ in scored]
         return scored, crops, without_face

@@ -28,6 +28,13 @@ def face_clip(video_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_face_clip(video_dir) -> Path:
+    """1080x1920 portrait H.264, 1.6 s, a face about 70 px wide in the upper middle of a dark
+    room: what HOG on a 480 px copy misses."""
+    return videos.small_face_video(video_dir / "small-face.mp4", seconds=1.6)
+
+
+@pytest.fixture(scope="session")
 def no_face_clip(video_dir) -> Path:
     return videos.no_face_video(video_dir / "no-face.mp4", seconds=1.0)
 

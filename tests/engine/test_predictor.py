@@ -7,8 +7,10 @@ import torch
 
 from detection.engine import video
 from detection.engine.errors import CheckpointError, VideoError
+from detection.engine.faces import FaceDetector
 from detection.engine.predictor import Prediction, Predictor
 from detection.engine.preprocess import to_tensor
+from detection.engine.tracking import FaceTracker
 from tests import videos
 from tests.engine import seed_reference
 
@@ -144,6 +146,30 @@ def test_temporal_checkpoint_decides_on_the_sequence(temporal_predictor, face_cl
     assert result.model_variant == "temporal" and result.aggregation == "sequence"
     assert [f.index for f in result.frames] == list(range(8))
     assert 0 <= result.probability_fake <= 1 and len(result.heatmaps) == 2
+
+
+def test_small_face_in_a_portrait_video_is_judged(seed_predictor, small_face_clip):
+    result = seed_predictor.predict(small_face_clip, frames=20, heatmaps=1)
+
+    assert result.label in ("real", "fake")
+    assert result.frames_analysed >= 18
+    for frame in result.frames:
+        _, y, w, h = frame.face_box
+        assert 35 < w < 140 and 1920 * 0.2 < y + h / 2 < 1920 * 0.4  # the small face, upper middle
+
+
+def test_per_frame_detector_and_sequential_decoding_remain_available(seed_checkpoint, face_clip):
+    path, _ = seed_checkpoint
+    old_way = Predictor.from_checkpoint(path, device="cpu", face_detector=FaceDetector(), seek=False)
+    new_way = Predictor.from_checkpoint(path, device="cpu")
+
+    before, after = old_way.predict(face_clip, frames=10), new_way.predict(face_clip, frames=10)
+
+    assert old_way is not new_way and isinstance(new_way.faces, FaceTracker)
+    assert [f.index for f in before.frames] == [f.index for f in after.frames]
+    assert before.frames_analysed == after.frames_analysed == 10
+    with pytest.raises(TypeError, match="not both"):
+        Predictor.from_checkpoint(path, face_detector=FaceDetector(), face_tracker=FaceTracker())
 
 
 def test_video_without_faces_gives_no_face(seed_predictor, no_face_clip):
