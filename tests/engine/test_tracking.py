@@ -185,3 +185,18 @@ def test_invalid_settings_are_refused():
         FaceTracker(min_face=2)
     with pytest.raises(ValueError, match="stride"):
         FaceTracker(stride=0)
+
+
+def test_the_chosen_track_is_continued_by_tracks_never_seen_at_the_same_time():
+    big = Box(top=0, right=200, bottom=200, left=0)
+    moved = Box(top=0, right=900, bottom=200, left=700)  # the same person, far away later on
+    small = Box(top=300, right=350, bottom=350, left=300)  # someone else, always there
+    tracks = [
+        {0: (big, "detected"), 1: (big, "detected"), 2: (big, "detected")},
+        {3: (moved, "detected"), 4: (moved, "detected")},
+        {p: (small, "detected") for p in range(5)},
+    ]
+
+    chosen = tracking._choose(tracks)
+
+    assert [chosen[p][0] for p in range(5)] == [big, big, big, moved, moved]
