@@ -12,7 +12,7 @@
 Every transition is one function here, guarded by a row lock (`select_for_update`, or an
 IMMEDIATE transaction on SQLite) or by a conditional update, so that two requests, a request
 and a worker, or two workers can never both win. A worker holds an analysis by the attempt it
-claimed: each of its writes is conditional on (processing, that attempt), and one that finds
+claimed: each of its writes is conditional on (processing, that attempt, that worker), and one that finds
 the row changed raises `Superseded` and stops. Every ending calls `analysis_finished`, the
 one place where later features (webhooks, reports, notifications, metrics) attach.
 """
@@ -34,7 +34,7 @@ from dfdsite.celery import app as celery_app
 from dfdsite.errors import Conflict, NotFound, StorageUnavailable
 
 from . import files
-from .models import Analysis, FrameResult
+from .models import Analysis, DetectorModel, FrameResult
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,11 @@ def analysis_claim(*, analysis_id, worker: str | None = None) -> Analysis | None
 
 
 def _held(analysis: Analysis):
-    """The row, only while this worker's claim on it stands."""
-    return Analysis.objects.filter(id=analysis.id, status=Status.PROCESSING, attempts=analysis.attempts)
+    """The row, only while this worker's claim on it stands. The attempt alone would not do:
+    a retry starts counting again, and a cancelled worker that has not noticed yet could
+    otherwise match the claim of the worker that took the retried analysis."""
+    return Analysis.objects.filter(id=analysis.id, status=Status.PROCESSING, attempts=analysis.attempts,
+                                   worker=analysis.worker)
 
 
 def analysis_is_held(analysis: Analysis) -> bool:
@@ -208,8 +211,10 @@ def analysis_cancel(*, analysis_id) -> Analysis:
     return analysis
 
 
-def analysis_retry(*, analysis_id) -> Analysis:
-    """Queue a finished analysis again, from scratch: its old results go, its video stays."""
+def analysis_retry(*, analysis_id, frames: int | None = None, strategy: str | None = None,
+                   detector: DetectorModel | None = None) -> Analysis:
+    """Queue a finished analysis again, from scratch: its old results go, its video stays. Frames,
+    strategy and detector, when given (already checked by the caller), replace the old ones."""
     with transaction.atomic():
         analysis = _locked(analysis_id)
         if not analysis.is_finished:
@@ -222,6 +227,9 @@ def analysis_retry(*, analysis_id) -> Analysis:
             worker="", started_at=None, finished_at=None, heartbeat_at=None,
         ).items():
             setattr(analysis, name, value)
+        analysis.frames_requested = analysis.frames_requested if frames is None else frames
+        analysis.strategy = strategy or analysis.strategy
+        analysis.detector = detector or analysis.detector
         analysis.save()
         transaction.on_commit(lambda: analysis_enqueue(analysis))
     return analysis

@@ -1,9 +1,13 @@
 """GET /detectors/ and GET /health/."""
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from detection import workers
+from detection.models import WorkerHeartbeat
 from dfdsite.storage import default_storage_settings
 from tests.helpers import assert_error
 from tests.processes import free_port
@@ -29,13 +33,25 @@ def test_detectors_need_authentication(client, detector):
 
 
 def test_health_is_public_and_ok(client, detector):
+    workers.beat("worker@test")
     response = client.get("/api/v1/health/")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "storage", "queue", "detector"}
+    assert set(body["checks"]) == {"database", "storage", "queue", "detector", "workers"}
     assert all(check["status"] == "ok" for check in body["checks"].values())
     assert body["checks"]["detector"]["detail"] == "Default detector: Test detector."
+
+
+def test_health_says_when_no_worker_answered_within_a_minute(client, detector):
+    expected = {"status": "error",
+                "detail": "No worker has answered within the last minute: analyses wait in the queue."}
+    assert client.get("/api/v1/health/").json()["checks"]["workers"] == expected
+    WorkerHeartbeat.objects.create(name="gone@test", seen_at=timezone.now() - timedelta(seconds=61))
+    response = client.get("/api/v1/health/")
+    assert response.status_code == 503 and response.json()["checks"]["workers"] == expected
+    workers.beat("worker@test")
+    assert client.get("/api/v1/health/").json()["checks"]["workers"]["status"] == "ok"
 
 
 def test_health_without_a_detector_is_degraded(client, db):

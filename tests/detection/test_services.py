@@ -4,12 +4,12 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from dfdsite.errors import DomainError
 from django.test import override_settings
 from django.utils import timezone
 
 from detection import services
 from detection.models import Analysis, FrameResult
+from dfdsite.errors import DomainError
 from tests import videos
 from tests.helpers import stored_files, upload
 

@@ -5,7 +5,6 @@ import struct
 
 import pytest
 from django.conf import settings
-from dfdsite.errors import DomainError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from detection import services
 from detection.models import Analysis
 from detection.uploads import declared_frame_size, display_name, sniff_container
+from dfdsite.errors import DomainError
 from tests import videos
 from tests.helpers import stored_files, upload
 

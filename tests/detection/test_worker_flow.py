@@ -1,7 +1,6 @@
 """Upload to verdict through a real Celery worker process on a real Redis broker, with
 uploads on a real S3 server (SeaweedFS) and on local disk; and a worker killed mid-run."""
 
-import os
 import signal
 import urllib.request
 
@@ -98,3 +97,14 @@ def test_worker_killed_mid_analysis_is_reaped_and_finishes(alice, detector, tmp_
     expected = {analysis.video.name} | {f.thumbnail.name for f in analysis.frames.all()} | {
         f.heatmap.name for f in analysis.frames.all() if f.heatmap}
     assert set(files) == expected  # nothing orphaned from the killed run
+
+
+def test_a_running_worker_is_seen_by_health_and_forgotten_when_it_stops(client, detector, start_worker):
+    from detection.models import WorkerHeartbeat
+
+    worker = start_worker()
+    processes.wait_until(WorkerHeartbeat.objects.exists, 60, "the worker's first heartbeat", interval=0.2)
+    assert client.get("/api/v1/health/").json()["checks"]["workers"]["status"] == "ok"
+    processes.stop_process(worker)
+    assert not WorkerHeartbeat.objects.exists()
+    assert client.get("/api/v1/health/").json()["checks"]["workers"]["status"] == "error"

@@ -1,7 +1,6 @@
 """Faults, each with a clear outcome: the analysis completes, or the person sees a clear
 failure and can retry; no row points to a missing file and no file is left without a row."""
 
-import signal
 import subprocess
 import time
 
