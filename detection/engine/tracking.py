@@ -125,6 +125,13 @@ class _Frame:
             self._gray = cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY)
         return self._gray
 
+    def gray_region(self, box: Box) -> np.ndarray:
+        # Most frames are only searched around the face: converting the whole of a 1080p
+        # frame for that would cost more than the search.
+        if self._gray is not None:
+            return self._gray[box.top : box.bottom, box.left : box.right]
+        return cv2.cvtColor(self.image[box.top : box.bottom, box.left : box.right], cv2.COLOR_BGR2GRAY)
+
 
 class FaceTracker:
     """Finds one person's face across a video's frames (see the module's docstring)."""
@@ -260,7 +267,7 @@ class FaceTracker:
         )
         if region.width < 8 or region.height < 8:
             return None
-        patch = frame.gray[region.top : region.bottom, region.left : region.right]
+        patch = frame.gray_region(region)
         scale = self.roi_face / size
         calls["region"] = calls.get("region", 0) + 1
         if scale <= 1.0:
