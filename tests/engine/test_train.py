@@ -134,3 +134,31 @@ def test_command_line_smoke(tiny_deepfake_dataset, tmp_path, cache_dir):
 
 def test_missing_data_is_a_clear_error(tmp_path):
     assert tr.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+
+
+def test_calibration_is_fitted_on_one_half_reported_on_the_other_and_stored(trained, tiny_deepfake_dataset,
+                                                                             cache_dir, tmp_path):
+    import shutil
+
+    from detection.engine.calibrate import calibrate_checkpoint, halves
+    from detection.engine.calibration import Calibration
+
+    config, _, out = trained
+    checkpoint = tmp_path / "best.pt"
+    shutil.copy(out / "best.pt", checkpoint)
+    samples = load_samples(tiny_deepfake_dataset)
+    fit_on, test_on = halves(samples)
+    assert fit_on and test_on and not {s.group for s in fit_on} & {s.group for s in test_on}
+
+    result = calibrate_checkpoint(checkpoint, config.data, cache_dir=str(cache_dir), device="cpu",
+                                  out_dir=tmp_path / "report", update_checkpoint=True, progress=False)
+    calibration = Calibration.from_dict(result["calibration"])
+    assert calibration.temperature > 0 and 0 <= calibration.clear_below <= calibration.likely_at <= 1
+    test = result["test_half"]
+    assert test["videos"] >= 1 and 0 <= test["ece_after"] <= 1
+    assert sum(test["bands"][band]["count"] for band in ("manipulated", "inconclusive", "no_manipulation")) == (
+        test["videos"])
+    stored = load_checkpoint(checkpoint).metadata.metrics
+    assert Calibration.from_dict(stored["calibration"]) == calibration
+    assert stored["training"] == load_checkpoint(out / "best.pt").metadata.metrics["training"]
+    assert json.loads((tmp_path / "report" / "calibration.json").read_text())["calibration"] == result["calibration"]
