@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 640, 200, 40, 12, 12, 28
+# Room around the plot for axis labels at the larger size phones get (see .chart__label in app.css).
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 640, 200, 74, 14, 14, 38
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ def score_chart(frames, duration: float) -> dict:
         )
         for f in frames
     ]
-    ticks = [{"x": round(PAD_LEFT + plot_w * i / 4, 1), "label": f"{span * i / 4:.1f}s"} for i in range(5)]
+    # The first and last labels align with the plot's edges, so that neither sticks out of the chart.
+    anchors = ["start", "middle", "middle", "middle", "end"]
+    ticks = [{"x": round(PAD_LEFT + plot_w * i / 4, 1), "label": f"{span * i / 4:.1f} s", "anchor": anchors[i]}
+             for i in range(5)]
     return {
         "width": WIDTH, "height": HEIGHT, "points": points,
         "polyline": " ".join(f"{p.x},{p.y}" for p in points),

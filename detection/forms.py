@@ -30,6 +30,31 @@ class AnalysisUploadForm(forms.Form):
             self.fields["detector"].initial = detectors.filter(is_default=True).first()
 
 
+class AnalysisRetryForm(forms.Form):
+    """Run an analysis again, with other settings if wanted; blank fields keep the old ones, and
+    services.analysis_retry checks them as it checks an upload's."""
+
+    frames = forms.IntegerField(
+        label="Frames to analyse", required=False, min_value=settings.DFD_FRAMES_MIN,
+        max_value=settings.DFD_FRAMES_MAX, error_messages=dict.fromkeys(["min_value", "max_value"], (
+            f"Frames must be between {settings.DFD_FRAMES_MIN} and {settings.DFD_FRAMES_MAX}.")),
+    )
+    strategy = forms.ChoiceField(label="Which frames", required=False, choices=Analysis.Strategy.choices)
+    detector = forms.ModelChoiceField(label="Detector", queryset=DetectorModel.objects.all(), required=False,
+                                      empty_label=None)
+
+    def __init__(self, *args, analysis: Analysis | None = None, **kwargs):
+        super().__init__(*args, prefix="retry", **kwargs)
+        if analysis is not None:
+            self.initial = {"frames": analysis.frames_requested, "strategy": analysis.strategy,
+                            "detector": analysis.detector_id}
+        if DetectorModel.objects.count() < 2:
+            del self.fields["detector"]  # nothing to choose
+
+    def options(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+
 class AnalysisFilterForm(forms.Form):
     q = forms.CharField(label="File name", required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search file names"}))
     verdict = forms.ChoiceField(label="Verdict", required=False, choices=[("", "Any verdict"), *Analysis.Verdict.choices])

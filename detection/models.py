@@ -37,6 +37,21 @@ class DetectorModel(models.Model):
         return settings.DFD_MODELS_DIR / self.file
 
 
+# What people read for the worker's stages (the engine's own names are internal words).
+STAGE_LABELS = {
+    "": "Waiting for a worker",
+    "requeued": "Waiting for a worker again",
+    "starting": "Starting",
+    "download": "Fetching the video",
+    "decode": "Reading frames",
+    "faces": "Finding faces",
+    "model": "Judging the faces",
+    "cam": "Drawing heat maps",
+    "save": "Saving the results",
+    "total": "Total",
+}
+
+
 class Analysis(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -106,6 +121,15 @@ class Analysis(models.Model):
     @property
     def storage_prefix(self) -> str:
         return f"analyses/{self.id}/"
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_LABELS.get(self.stage, self.stage.capitalize())
+
+    @property
+    def timing_labels(self) -> list[tuple[str, float]]:
+        """The stage timings, in plain words."""
+        return [(STAGE_LABELS.get(stage, stage), seconds) for stage, seconds in self.timings.items()]
 
     @property
     def is_finished(self) -> bool:

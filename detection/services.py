@@ -108,6 +108,14 @@ def _too_many_pixels(width: int, height: int) -> Invalid:
     )
 
 
+def _options_check(*, frames: int, strategy: str) -> None:
+    if not settings.DFD_FRAMES_MIN <= frames <= settings.DFD_FRAMES_MAX:
+        raise Invalid(f"Frames must be between {settings.DFD_FRAMES_MIN} and {settings.DFD_FRAMES_MAX}.",
+                      code="frames", field="frames")
+    if strategy not in Analysis.Strategy.values:
+        raise Invalid(f"Unknown strategy {strategy!r}.", code="strategy", field="strategy")
+
+
 def analysis_create(
     *, owner, file, frames: int = settings.DFD_FRAMES_DEFAULT, strategy: str = Analysis.Strategy.UNIFORM,
     detector: DetectorModel | None = None,
@@ -116,11 +124,7 @@ def analysis_create(
 
     Raises a DomainError with a message for people; on any failure nothing is stored.
     """
-    if not settings.DFD_FRAMES_MIN <= frames <= settings.DFD_FRAMES_MAX:
-        raise Invalid(f"Frames must be between {settings.DFD_FRAMES_MIN} and {settings.DFD_FRAMES_MAX}.",
-                      code="frames", field="frames")
-    if strategy not in Analysis.Strategy.values:
-        raise Invalid(f"Unknown strategy {strategy!r}.", code="strategy", field="strategy")
+    _options_check(frames=frames, strategy=strategy)
     _check_user_limits(owner)
     detector = registry.detector_resolve(detector_id=detector.id if detector else None)
 
@@ -302,9 +306,22 @@ def _save_results(analysis: Analysis, prediction) -> Analysis:
 # --- The owner's actions ---------------------------------------------------------------------
 
 
-def analysis_retry(*, analysis: Analysis) -> Analysis:
-    """Queue a finished analysis again, from scratch."""
-    return lifecycle.analysis_retry(analysis_id=analysis.id)
+def _retry_options(analysis: Analysis, frames: int | None, strategy: str | None,
+                   detector: DetectorModel | None) -> dict:
+    """Other settings for a retry, checked like an upload's; unchanged ones are left out."""
+    _options_check(frames=analysis.frames_requested if frames is None else frames,
+                   strategy=strategy or analysis.strategy)
+    options = {"frames": frames, "strategy": strategy}
+    if detector is not None:
+        options["detector"] = registry.detector_resolve(detector_id=detector.id)
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def analysis_retry(*, analysis: Analysis, frames: int | None = None, strategy: str | None = None,
+                   detector: DetectorModel | None = None) -> Analysis:
+    """Queue a finished analysis again, from scratch, with other frames, strategy or detector
+    when given (checked like an upload's)."""
+    return lifecycle.analysis_retry(analysis_id=analysis.id, **_retry_options(analysis, frames, strategy, detector))
 
 
 def analysis_cancel(*, analysis: Analysis) -> Analysis:

@@ -12,7 +12,7 @@ from dfdsite.middleware import wants_json
 
 from . import files, registry, selectors, services
 from .charts import roc_chart, score_chart
-from .forms import AnalysisFilterForm, AnalysisUploadForm
+from .forms import AnalysisFilterForm, AnalysisRetryForm, AnalysisUploadForm
 from .models import Analysis
 
 
@@ -95,6 +95,7 @@ def analysis_detail(request, analysis_id):
     return render(request, "detection/analysis_detail.html", {
         "analysis": analysis, "frames": frames, "heatmaps": heatmaps, "no_worker": _no_worker_seen(analysis),
         "chart": score_chart(frames, analysis.duration_seconds) if frames else None,
+        "retry_form": AnalysisRetryForm(analysis=analysis) if analysis.is_finished else None,
     })
 
 
@@ -103,6 +104,7 @@ def analysis_status(request, analysis_id):
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
     return JsonResponse({
         "id": str(analysis.id), "status": analysis.status, "stage": analysis.stage, "progress": analysis.progress,
+        "status_label": analysis.get_status_display(), "stage_label": analysis.stage_label,
         "verdict": analysis.verdict, "probability_fake": analysis.probability_fake,
         "error_message": analysis.error_message, "finished": analysis.is_finished,
         "no_worker": _no_worker_seen(analysis),
@@ -124,8 +126,12 @@ def analysis_delete(request, analysis_id):
 @require_POST
 def analysis_retry(request, analysis_id):
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    form = AnalysisRetryForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return redirect("detection:analysis_detail", analysis_id=analysis.id)
     try:
-        services.analysis_retry(analysis=analysis)
+        services.analysis_retry(analysis=analysis, **form.options())
     except Conflict as error:
         messages.error(request, error.message)
     else:

@@ -1,7 +1,6 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import Http404
 from django.shortcuts import render
 
 from .errors import DomainError, NotFound
@@ -54,7 +53,7 @@ def wants_json(request) -> bool:
 
 class DomainErrorMiddleware:
     """Domain errors that a page view let through: JSON in the one error shape for the pages'
-    background requests, Django's 404 page for NotFound, a short error page otherwise."""
+    background requests, the 404 page for NotFound, a short error page otherwise."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -68,5 +67,6 @@ class DomainErrorMiddleware:
         if wants_json(request):
             return json_error(exception)
         if isinstance(exception, NotFound):
-            raise Http404(exception.message)
+            # Our own page even in debug mode (`make run`): a deleted analysis is no bug to debug.
+            return render(request, "404.html", {"exception": exception.message}, status=404)
         return render(request, "error.html", {"message": exception.message}, status=status_for(exception))

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ..cards import public_text
 from ..models import Analysis, DetectorModel, FrameResult
 from ..uploads import ACCEPTED_NAMES
 
@@ -45,6 +46,10 @@ class DetectorSerializer(serializers.ModelSerializer):
     metrics = serializers.DictField(
         child=serializers.JSONField(), help_text="Evaluation metrics recorded in the checkpoint (may be empty)."
     )
+    training_data = serializers.SerializerMethodField(help_text="What it was trained on, as its checkpoint says.")
+
+    def get_training_data(self, detector) -> str:
+        return public_text(detector.training_data)  # never the paths of the machine that trained it
 
     class Meta:
         model = DetectorModel

@@ -25,3 +25,29 @@ def seconds(value):
 @register.filter
 def filesize_mb(value):
     return f"{int(value) / (1024 * 1024):.1f} MB"
+
+
+@register.filter
+def public_text(value):
+    """Text from a checkpoint, without the paths of the machine that wrote it."""
+    from detection.cards import public_text as strip_paths
+
+    return strip_paths(value)
+
+
+@register.filter
+def card_html(value):
+    """A model card's Markdown as sanitised HTML."""
+    from django.utils.safestring import mark_safe
+
+    from detection.cards import card_html as render
+
+    return mark_safe(render(value))  # nh3 leaves only safe tags and attributes
+
+
+@register.filter
+def score(value):
+    """The one number people see for a verdict: the probability of manipulation as 0-100."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.0f}"

@@ -13,6 +13,9 @@
   var stage = document.getElementById("analysis-stage");
   var progress = document.getElementById("analysis-progress");
   var noWorker = document.getElementById("no-worker");
+  var heading = document.getElementById("live-heading");
+  var track = bar.parentNode;
+  var badge = document.querySelector("#status-badge .badge");
   var delay = 1000;
   function poll() {
     fetch(live.dataset.statusUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
@@ -20,8 +23,13 @@
       .then(function (data) {
         if (data.finished) { window.location.reload(); return; }
         bar.style.width = data.progress + "%";
+        track.setAttribute("aria-valuenow", data.progress);
         progress.textContent = data.progress;
-        stage.textContent = data.stage || data.status;
+        // Assigning equal text would still make screen readers announce the stage again.
+        if (stage.textContent !== data.stage_label) stage.textContent = data.stage_label;
+        var title = live.dataset["heading" + (data.status === "queued" ? "Queued" : "Processing")];
+        if (heading.textContent !== title) heading.textContent = title;
+        if (badge) badge.textContent = data.status_label;
         noWorker.hidden = !data.no_worker;
         delay = 1000;
         setTimeout(poll, delay);

@@ -26,7 +26,13 @@
   });
   zone.addEventListener("drop", function (event) {
     event.preventDefault();
-    if (event.dataTransfer.files.length) { input.files = event.dataTransfer.files; showFile(); }
+    var dropped = event.dataTransfer.files.length;
+    clearErrors();
+    if (dropped > 1) {
+      // The form sends one file; taking one of several silently would analyse a video nobody chose.
+      input.value = ""; showFile();
+      showErrors({file: ["You dropped " + dropped + " files: we analyse one video at a time. Drop just one."]});
+    } else if (dropped) { input.files = event.dataTransfer.files; showFile(); }
   });
 
   function clearErrors() {

@@ -38,7 +38,7 @@ def test_upload_watch_verdict_history_and_delete(page, screenshot, alice, detect
     verdict_text = page.locator(".verdict__title").inner_text()
     assert verdict_text in ("Likely manipulated", "Likely authentic")
     assert page.locator("#faces figure").count() == analysis.frames_analysed >= 15
-    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
     assert page.locator(".heatmap").count() >= 1
     assert page.locator("svg.chart circle").count() == analysis.frames_analysed
     screenshot("result")
@@ -47,7 +47,7 @@ def test_upload_watch_verdict_history_and_delete(page, screenshot, alice, detect
     page.wait_for_url("**/analyses/")
     row = page.locator("#history tbody tr")
     assert row.count() == 1 and "interview.mp4" in row.inner_text()
-    page.wait_for_function("Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
+    page.wait_for_function("() => Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
     screenshot("history")
 
     row.get_by_role("link", name="interview.mp4").click()
