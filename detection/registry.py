@@ -234,25 +234,32 @@ def detector_install(*, source: str, sha256: str = "", name: str = "", make_defa
     return detector_register(path=target, name=name, make_default=make_default, loaded=loaded)
 
 
-def detectors_scan() -> tuple[list[DetectorModel], dict[str, str]]:
-    """Register every checkpoint in the models folder not registered yet.
-    Returns the detectors registered and, per file, why one could not be."""
+def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str, str]]:
+    """Register every checkpoint in the models folder not registered yet, and re-register in
+    place those whose file changed under the same name (an update pulled with the code, or
+    new figures stored by evaluate_model): they keep their name, id and default flag.
+    Returns the detectors registered, those updated, and, per file, why one could not be."""
     from .engine.checkpoint import file_sha256
     from .engine.errors import CheckpointError
 
-    registered, problems = [], {}
+    registered, updated, problems = [], [], {}
     known = set(DetectorModel.objects.values_list("sha256", flat=True))
+    by_file = {detector.file: detector for detector in DetectorModel.objects.all()}
     models_dir = settings.DFD_MODELS_DIR
     for path in sorted(models_dir.glob("*")) if models_dir.exists() else []:
         if path.suffix not in CHECKPOINT_SUFFIXES or not path.is_file():
             continue
         if file_sha256(path) in known:
             continue
+        previous = by_file.get(path.name)
         try:
-            registered.append(detector_register(path=path))
+            if previous is not None:
+                updated.append(detector_refresh(path=path, old_sha256=previous.sha256))
+            else:
+                registered.append(detector_register(path=path))
         except CheckpointError as error:
             problems[path.name] = str(error)
-    return registered, problems
+    return registered, updated, problems
 
 
 def detector_refresh(*, path, old_sha256: str = "") -> DetectorModel:

@@ -5,6 +5,7 @@ import hashlib
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import torch
@@ -78,6 +79,36 @@ def test_non_checkpoint_file_is_refused(models_dir, tmp_path, content):
     assert not DetectorModel.objects.exists() and not (models_dir / "bogus.pt").exists()
 
 
+def _truncated_zip(path, own_checkpoint_file):
+    data = Path(own_checkpoint_file).read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # what an interrupted copy leaves
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p, ours: p.write_bytes(bytes(range(256)) * 40),
+     "is not a PyTorch checkpoint: it is neither a zip archive (what torch.save writes) nor a pickle"),
+    (lambda p, ours: p.write_text("model weights go here\n" * 10),
+     "is not a PyTorch checkpoint: it is a text file, starting 'model weights go here"),
+    (lambda p, ours: p.write_text("<!DOCTYPE html><html><body>Not Found</body></html>"),
+     "it is a text file (an error page saved instead of the file?)"),
+    (_truncated_zip,
+     "is a zip archive, but not a complete PyTorch checkpoint: it is damaged, cut short (an interrupted download?)"),
+], ids=["random-bytes", "text", "html-page", "malformed-zip"])
+def test_a_file_that_is_no_checkpoint_is_named_for_what_it_is(models_dir, tmp_path, own_checkpoint_file, make, says):
+    """Finding 10: random bytes were said to hold "Python objects that could only be loaded by
+    running code", a text file got just "(101)", a cut zip PyTorch's "(Could this error
+    message be improved?...)"."""
+    bogus = tmp_path / "model.pt"
+    make(bogus, own_checkpoint_file)
+    with pytest.raises(CommandError) as refused:
+        call_command("install_model", str(bogus))
+    message = str(refused.value)
+    assert says in message
+    for misleading in ("running code", "(101)", "Could this error message be improved", "miniz"):
+        assert misleading not in message
+    assert not DetectorModel.objects.exists() and not (models_dir / "model.pt").exists()
+
+
 def test_missing_file_and_missing_argument(models_dir, tmp_path):
     with pytest.raises(CommandError, match="No such file"):
         call_command("install_model", str(tmp_path / "nope.pt"))
@@ -107,8 +138,8 @@ def test_scan_warns_about_detectors_whose_file_is_missing_or_changed(models_dir,
     assert "WARNING" not in capsys.readouterr().err
 
     (models_dir / "ours.pt").unlink()
-    with open(models_dir / "checkpoint.pt", "ab") as handle:
-        handle.write(b"appended")
+    # Cut short, it no longer loads: a scan cannot register it again, and says why.
+    (models_dir / "checkpoint.pt").write_bytes((models_dir / "checkpoint.pt").read_bytes()[:-10])
     call_command("install_model", "--scan")
     err = capsys.readouterr().err
     assert ("WARNING: detector Ours (the default: new analyses are refused until this is fixed) "
@@ -196,3 +227,24 @@ def test_download_of_a_wrong_file_leaves_nothing(models_dir):
         server.close()
     assert not DetectorModel.objects.exists()
     assert [p for p in models_dir.rglob("*") if p.is_file()] == []
+
+
+def test_scan_registers_again_in_place_a_checkpoint_updated_under_the_same_name(models_dir, own_checkpoint_file,
+                                                                                capsys):
+    from detection.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    call_command("install_model", str(own_checkpoint_file), "--name", "Ours")
+    before = DetectorModel.objects.get()
+    loaded = load_checkpoint(models_dir / "ours.pt")
+    loaded.metadata.metrics = {"calibration": {"temperature": 1.5, "likely_at": 0.8, "clear_below": 0.3}}
+    save_checkpoint(loaded.model, models_dir / "ours.pt", loaded.metadata)  # what a `git pull` could bring
+    capsys.readouterr()
+
+    call_command("install_model", "--scan")
+
+    after = DetectorModel.objects.get()
+    assert (after.id, after.name, after.is_default) == (before.id, "Ours", True)
+    assert after.sha256 == sha256_of(models_dir / "ours.pt") != before.sha256
+    assert after.metrics["calibration"]["temperature"] == 1.5
+    captured = capsys.readouterr()
+    assert "updated Ours: its file ours.pt changed" in captured.out and "WARNING" not in captured.err

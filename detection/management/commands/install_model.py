@@ -28,12 +28,16 @@ class Command(BaseCommand):
         if not source and not scan:
             raise CommandError("Give a checkpoint path or URL, or --scan. See --help.")
         if scan:
-            registered, problems = registry.detectors_scan()
+            registered, updated, problems = registry.detectors_scan()
             for detector in registered:
                 self.stdout.write(self.style.SUCCESS(f"registered {detector.name} ({detector.file})"))
+            for detector in updated:
+                self.stdout.write(self.style.WARNING(
+                    f"updated {detector.name}: its file {detector.file} changed; registered again with sha256 "
+                    f"{detector.sha256}"))
             for file_name, problem in problems.items():
                 self.stderr.write(self.style.WARNING(f"skipped {file_name}: {problem}"))
-            if not registered and not problems:
+            if not registered and not updated and not problems:
                 self.stdout.write("nothing new in the models folder")
             self._warn_about_unusable_detectors()
         if source:
