@@ -51,6 +51,20 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+)
+
+
+def sniff_image(head: bytes) -> str | None:
+    """Name a still image from its first bytes ("a PNG image"), or None. OpenCV opens these as
+    one-frame videos, so a decoder alone would not refuse them."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    return next((name for magic, name in IMAGE_SIGNATURES if head.startswith(magic)), None)
+
+
 def declared_frame_size(path: str | Path, container: str) -> tuple[int, int] | None:
     """The largest (width, height) any video track declares, or None when none is found."""
     try:

@@ -186,6 +186,25 @@ def _is_seed_state_dict(payload: Mapping) -> bool:
     return "format" not in payload and any(isinstance(k, str) and k.startswith("lstm.") for k in payload)
 
 
+def _file_kind(head: bytes) -> str:
+    """"zip" (what torch.save writes), "pickle" (what it wrote before PyTorch 1.6), or what
+    else the first bytes say the file is, in words."""
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode and version
+        return "pickle"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\x00" not in text:
+        start = " ".join(text.split())[:40]
+        hint = " (an error page saved instead of the file?)" if start.lower().startswith(("<!doctype", "<html")) else ""
+        return f"it is a text file{hint}, starting {start!r}"
+    return ("it is neither a zip archive (what torch.save writes) nor a pickle (what older versions wrote); "
+            f"its first bytes are {head[:8].hex(' ')}")
+
+
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     """Load a seed state_dict or one of our checkpoints into a CPU model in eval mode."""
     path = Path(path)
@@ -194,15 +213,31 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     if path.stat().st_size == 0:
         raise CheckpointError(f"The checkpoint file {path} is empty (0 bytes).")
     sha256 = file_sha256(path)
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    kind = _file_kind(head)
+    if kind not in ("zip", "pickle"):
+        raise CheckpointError(f"The file {path.name} is not a PyTorch checkpoint: {kind}.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types here; all mean "not a loadable checkpoint"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "Weights only load failed" in reason:
+        text = str(exc)
+        if "Unsupported global" in text:
             # torch's own text suggests turning the safety off; we never load code from a file.
-            reason = "it holds Python objects that could only be loaded by running code, which is refused"
+            raise CheckpointError(
+                f"The file {path.name} is not a checkpoint that can be loaded safely: it holds Python objects "
+                "that could only be loaded by running code, which is refused."
+            ) from None
+        if kind == "zip":  # torch's own text asks whether its message could be improved
+            raise CheckpointError(
+                f"The file {path.name} is a zip archive, but not a complete PyTorch checkpoint: it is damaged, "
+                "cut short (an interrupted download?) or some other zip file."
+            ) from None
+        # torch's text is mostly advice to turn the safety off; its last detail is the reason.
+        reason = " ".join(text.split("WeightsUnpickler error:")[-1].split("Check the documentation")[0].split())
         raise CheckpointError(
-            f"The file {path.name} is not a PyTorch checkpoint that can be loaded safely ({reason[:200]})."
+            f"The file {path.name} starts like a pickle (the format of older PyTorch checkpoints), but it is "
+            f"damaged or is not a checkpoint ({reason[:120] or type(exc).__name__})."
         ) from None
     if not isinstance(payload, Mapping):
         raise CheckpointError(

@@ -86,6 +86,25 @@ def test_json_output_and_a_bad_file(material, tmp_path):
     assert len(list(saved.glob("heatmap-*.png"))) == 3
 
 
+def test_a_still_image_is_an_error_not_a_video_without_faces(material, tmp_path):
+    """Finding 10: OpenCV reads a PNG as a one-frame video: it came out as "NO FACE 0/20", or
+    with a face as a verdict from 1 of 20 frames, and exit status 0."""
+    import cv2
+
+    from tests.videos import astronaut_head
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), astronaut_head())
+    cv2.imwrite(str(tmp_path / "face.jpg"), astronaut_head())
+    run = detect(image, tmp_path / "face.jpg", "--model", material["checkpoint"], var_dir=tmp_path / "var")
+    assert run.returncode == 1, run.stdout
+    assert "face.png: This is a PNG image, not a video." in run.stderr
+    assert "face.jpg: This is a JPEG image, not a video." in run.stderr
+    rows = run.stdout.splitlines()[1:3]
+    assert [row.split()[:2] for row in rows] == [["face.png", "ERROR"], ["face.jpg", "ERROR"]]
+    assert "2 of 2 videos could not be analysed" in run.stderr
+
+
 def test_table_output_with_the_model_found_in_the_models_folder(material, tmp_path):
     models = tmp_path / "models"
     models.mkdir()

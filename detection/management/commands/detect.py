@@ -48,6 +48,21 @@ def looks_like_path(text: str) -> bool:
     return "/" in text or "\\" in text or Path(text).suffix.lower() in MODEL_SUFFIXES or Path(text).is_file()
 
 
+def refuse_still_image(path: Path) -> None:
+    """OpenCV reads a PNG or JPEG as a one-frame video, which would come out as "no face":
+    say what the file is instead."""
+    from detection.engine.errors import VideoError
+    from detection.uploads import sniff_image
+
+    try:
+        with open(path, "rb") as handle:
+            image = sniff_image(handle.read(16))
+    except OSError:
+        return  # the reader says what is wrong with the path
+    if image:
+        raise VideoError(f"This is {image}, not a video. detect analyses videos (MP4, MOV, WebM, MKV, AVI, ...).")
+
+
 class Command(BaseCommand):
     help = (
         "Analyse one or more videos with the deepfake detector and print the verdicts. "
@@ -126,6 +141,7 @@ class Command(BaseCommand):
         for number, video in enumerate(videos, start=1):
             prefix = f"[{number}/{len(videos)}] {video.name}"
             try:
+                refuse_still_image(video)
                 prediction = detector.predict(
                     video,
                     frames=options["frames"],
