@@ -91,7 +91,9 @@ def _no_worker_seen(analysis: Analysis) -> bool:
 def analysis_detail(request, analysis_id):
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
     frames = list(analysis.frames.all())
-    heatmaps = [frame for frame in sorted(frames, key=lambda f: -f.probability_fake) if frame.heatmap]
+    # Heat maps explain "manipulated": only the faces that pushed the verdict that way.
+    heatmaps = [frame for frame in sorted(frames, key=lambda f: -f.probability_fake)
+                if frame.heatmap and frame.probability_fake >= 0.5]
     return render(request, "detection/analysis_detail.html", {
         "analysis": analysis, "frames": frames, "heatmaps": heatmaps, "no_worker": _no_worker_seen(analysis),
         "chart": score_chart(frames, analysis.duration_seconds) if frames else None,

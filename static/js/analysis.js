@@ -1,4 +1,5 @@
-// Result page: poll the status until the analysis finishes, then reload to show it.
+// Result page: confirm a delete; follow a running analysis until it finishes; let faces, heat
+// maps and chart points seek the video; enlarge heat maps in a dialog.
 (function () {
   "use strict";
   var deleteForm = document.getElementById("delete-form");
@@ -7,6 +8,40 @@
       if (!window.confirm(deleteForm.dataset.confirm)) event.preventDefault();
     });
   }
+
+  var player = document.getElementById("player");
+  function seek(seconds) {
+    if (!player || isNaN(seconds)) return;
+    player.pause();
+    player.currentTime = seconds;
+    player.scrollIntoView({block: "nearest"});
+  }
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-seek]");
+    if (target) seek(parseFloat(target.dataset.seek));
+  });
+
+  var dialog = document.getElementById("heatmap-dialog");
+  if (dialog) {
+    var opener = null;
+    document.querySelectorAll(".heatmap__open").forEach(function (button) {
+      button.addEventListener("click", function () {
+        opener = button;
+        document.getElementById("heatmap-dialog-face").src = button.dataset.face;
+        document.getElementById("heatmap-dialog-heatmap").src = button.dataset.heatmap;
+        document.getElementById("heatmap-dialog-caption").textContent = button.dataset.caption;
+        document.getElementById("heatmap-dialog-seek").dataset.seconds = button.dataset.seconds;
+        dialog.showModal();
+      });
+    });
+    document.getElementById("heatmap-dialog-seek").addEventListener("click", function (event) {
+      dialog.close();
+      seek(parseFloat(event.currentTarget.dataset.seconds));
+    });
+    // Back to where the person was: the button that opened it.
+    dialog.addEventListener("close", function () { if (opener) opener.focus(); });
+  }
+
   var live = document.getElementById("live-status");
   if (!live) return;
   var bar = document.getElementById("analysis-progress-bar");

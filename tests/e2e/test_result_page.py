@@ -29,3 +29,55 @@ def test_verdict_explains_itself_with_one_number(open_page, alice, detector, fin
         assert "not that the video is genuine" in text
     box.get_by_role("link", name=re.compile(f"About {detector.name}")).click()
     page.wait_for_url(f"**/detectors/{detector.id}/#model-card")
+
+
+@pytest.fixture
+def playable_analysis(alice, detector, tmp_path):
+    """An analysis of a 2-second H.264 clip (Chromium plays it), run in this process."""
+    from detection import services
+    from detection.models import FrameResult
+    from tests.helpers import upload
+    from tests.videos import face_frames, write_h264
+
+    video = write_h264(tmp_path / "talk.mp4", face_frames(320, 240, 50), fps=25)
+    analysis = services.analysis_create(owner=alice, file=upload(video.read_bytes(), "talk.mp4"), frames=10)
+    analysis = services.analysis_run(analysis_id=analysis.id)
+    # Random weights score every face alike: make the faces with heat maps the suspicious ones.
+    FrameResult.objects.filter(analysis=analysis).exclude(heatmap="").update(probability_fake=0.9)
+    FrameResult.objects.filter(analysis=analysis, heatmap="").update(probability_fake=0.2)
+    return analysis
+
+
+def player_time(page) -> float:
+    page.wait_for_function("() => !document.getElementById('player').seeking")
+    return page.evaluate("document.getElementById('player').currentTime")
+
+
+def test_faces_heat_maps_and_chart_points_seek_the_player(open_page, alice, playable_analysis):
+    frames = list(playable_analysis.frames.order_by("index"))
+    suspicious = [frame for frame in frames if frame.heatmap]
+    page = open_page(user=alice)
+    page.goto(f"/analyses/{playable_analysis.id}/")
+    player = page.locator("#player")
+    assert player.bounding_box()["y"] < page.locator("svg.chart").bounding_box()["y"]  # the video comes first
+    assert player.get_attribute("src").endswith("#t=0.1")  # a frame shows before it plays, not black
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+
+    page.locator("#faces .face__seek").nth(3).click()
+    assert player_time(page) == pytest.approx(frames[3].timestamp, abs=0.05)
+    page.locator("svg.chart circle").last.click()
+    assert player_time(page) == pytest.approx(frames[-1].timestamp, abs=0.05)
+
+    # Heat maps: only the faces that pushed towards "manipulated", and they enlarge.
+    assert page.locator(".heatmap").count() == len(suspicious)
+    page.locator(".heatmap__open").first.click()
+    dialog = page.get_by_role("dialog", name="Face and heat map")
+    assert dialog.is_visible()
+    page.wait_for_function("() => document.getElementById('heatmap-dialog-heatmap').naturalWidth > 0")
+    assert dialog.locator("#heatmap-dialog-heatmap").bounding_box()["width"] > 200
+    page.keyboard.press("Escape")
+    assert not dialog.is_visible()
+    page.locator(".heatmap__open").first.click()
+    dialog.get_by_role("button", name="Show in the video").click()
+    assert not dialog.is_visible()
+    assert player_time(page) == pytest.approx(suspicious[0].timestamp, abs=0.05)
