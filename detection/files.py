@@ -21,8 +21,10 @@ from .uploads import CONTAINERS
 
 KINDS = ("video", "poster", "thumbnail", "heatmap")
 MAX_RANGE_BYTES = 8 * 1024 * 1024  # one answer holds at most this much; players ask again
-# 18 digits hold any real file size and stay far below Python's int-from-string limit.
-RANGE_PATTERN = re.compile(r"bytes=(\d{0,18})-(\d{0,18})")
+RANGE_PATTERN = re.compile(r"bytes=(\d*)-(\d*)")
+# 18 digits hold any real file size; a longer number is past the end of every file, and is
+# never handed to int(), which refuses strings of more than 4,300 digits.
+MAX_POSITION_DIGITS = 18
 
 
 class RangeNotSatisfiable(Exception):
@@ -49,23 +51,27 @@ def content_type(analysis: Analysis, kind: str) -> str:
     return CONTAINERS[analysis.container].media_type if kind == "video" else "image/jpeg"
 
 
+def _position(digits: str) -> int:
+    return int(digits) if len(digits) <= MAX_POSITION_DIGITS else 10**MAX_POSITION_DIGITS
+
+
 def requested_range(header: str, size: int) -> tuple[int, int] | None:
     """The first range of a "bytes=start-end" header, clamped to MAX_RANGE_BYTES; None to send
     the whole file (no header, or one we do not understand, as RFC 9110 allows). Raises
-    RangeNotSatisfiable for a range that starts past the end."""
+    RangeNotSatisfiable for a range that starts past the end, however long its numbers."""
     first = header.strip().split(",", 1)[0].strip()
     match = RANGE_PATTERN.fullmatch(first)
     if not match or not (match.group(1) or match.group(2)):
         return None
     if match.group(1):
-        start = int(match.group(1))
-        end = int(match.group(2)) if match.group(2) else size - 1
-        if end < start:
-            return None
+        start = _position(match.group(1))
+        end = _position(match.group(2)) if match.group(2) else size - 1
     else:  # "bytes=-N": the last N bytes
-        start, end = max(0, size - int(match.group(2))), size - 1
+        start, end = max(0, size - _position(match.group(2))), size - 1
     if start >= size:
         raise RangeNotSatisfiable(f"bytes */{size}")
+    if end < start:
+        return None  # "bytes=9-5" is no range at all
     return start, min(end, size - 1, start + MAX_RANGE_BYTES - 1)
 
 
