@@ -88,7 +88,7 @@ class TokenObtainApi(ApiView):
             raise exceptions.AuthenticationFailed(WRONG_CREDENTIALS, code="invalid_credentials")
         token, raw = services.token_create(user=user, name=data["name"],
                                            expires_in_days=data["expires_in_days"] or None)
-        services.signin_succeeded(username=data["username"])
+        services.signin_succeeded(username=data["username"], ip=ip)
         token.token = raw
         return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -80,5 +80,5 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         except forms.ValidationError:
             services.signin_failed(username=username, ip=ip)
             raise
-        services.signin_succeeded(username=username)
+        services.signin_succeeded(username=username, ip=ip)
         return cleaned

@@ -84,32 +84,82 @@ def token_authenticate(*, raw: str) -> ApiToken:
 
 
 # --- Sign-in attempts ------------------------------------------------------------------------
-# Failed sign-ins are counted per account name and per client address, for the web form and
-# the API's token endpoint alike; past the limit both refuse until the window has passed.
+# Failed sign-ins, for the web form and the API's token endpoint alike, are counted per
+# (account, address), per account and per address, each in a window of
+# DFD_SIGNIN_LOCKOUT_SECONDS from its first failure. Past a limit, sign-in is refused for that
+# key until the window ends. Someone guessing from one address gets DFD_SIGNIN_MAX_FAILURES
+# tries at an account; the per-account limit is higher, so it takes several addresses to
+# lock an account; the per-address limit is far higher still, a ceiling against trying many
+# accounts from one address, since one address can be a whole office behind one proxy. A
+# success clears its account's counts, never the address's.
 
 
-def _signin_keys(*, username: str, ip: str) -> list[str]:
-    return [f"signin-failures:user:{username.strip().lower()}", f"signin-failures:ip:{ip}"]
+def _hashed(text: str) -> str:
+    # Names can be long and hold any character; cache keys should not.
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _signin_counters(*, username: str, ip: str) -> dict[str, int]:
+    """Cache key -> limit, for every counter a sign-in of `username` from `ip` touches."""
+    account = _hashed(username.strip().lower())
+    return {
+        f"signin-failures:pair:{account}:{_hashed(ip)}": settings.DFD_SIGNIN_MAX_FAILURES,
+        f"signin-failures:account:{account}": settings.DFD_SIGNIN_MAX_FAILURES_PER_ACCOUNT,
+        f"signin-failures:address:{_hashed(ip)}": settings.DFD_SIGNIN_MAX_FAILURES_PER_ADDRESS,
+    }
+
+
+def _count(key: str, timeout: int) -> int:
+    """Add one to a counter that lives `timeout` seconds from its first count; the new count."""
+    if cache.add(key, 1, timeout=timeout):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def signin_blocked(*, username: str, ip: str) -> bool:
-    limit = settings.DFD_SIGNIN_MAX_FAILURES
-    return any((cache.get(key) or 0) >= limit for key in _signin_keys(username=username, ip=ip))
+    counters = _signin_counters(username=username, ip=ip)
+    counts = cache.get_many(list(counters))
+    return any(counts.get(key, 0) >= limit for key, limit in counters.items())
 
 
 def signin_failed(*, username: str, ip: str) -> None:
-    for key in _signin_keys(username=username, ip=ip):
-        if not cache.add(key, 1, timeout=settings.DFD_SIGNIN_LOCKOUT_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.add(key, 1, timeout=settings.DFD_SIGNIN_LOCKOUT_SECONDS)
+    for key in _signin_counters(username=username, ip=ip):
+        _count(key, settings.DFD_SIGNIN_LOCKOUT_SECONDS)
 
 
-def signin_succeeded(*, username: str) -> None:
-    cache.delete(_signin_keys(username=username, ip="")[0])
+def signin_succeeded(*, username: str, ip: str) -> None:
+    pair, account, _address = _signin_counters(username=username, ip=ip)
+    cache.delete_many([pair, account])
 
 
 def signin_blocked_message() -> str:
     minutes = max(1, settings.DFD_SIGNIN_LOCKOUT_SECONDS // 60)
     return f"Too many failed sign-ins. Wait {minutes} minutes and try again, or reset your password."
+
+
+# --- Password-reset requests -----------------------------------------------------------------
+# Each request is counted per e-mail address asked for and per client address, whether or not
+# an account has that e-mail (so the refusal tells nothing about who has an account).
+
+PASSWORD_RESET_WINDOW_SECONDS = 3600
+
+
+def password_reset_allowed(*, email: str, ip: str) -> bool:
+    """Count a password-reset request; False once the e-mail address or the client address
+    asked more often than allowed in the last hour."""
+    counts = {
+        f"password-resets:email:{_hashed(email.strip().lower())}": settings.DFD_PASSWORD_RESETS_PER_EMAIL,
+        f"password-resets:address:{_hashed(ip)}": settings.DFD_PASSWORD_RESETS_PER_ADDRESS,
+    }
+    within = [_count(key, PASSWORD_RESET_WINDOW_SECONDS) <= limit for key, limit in counts.items()]
+    return all(within)
+
+
+def password_reset_blocked_message() -> str:
+    return ("Too many password-reset requests for this address. Check your inbox (and spam folder) for "
+            "the e-mails already sent, or try again in an hour.")
+

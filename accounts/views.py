@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -63,3 +64,16 @@ def token_revoke(request, token_id):
     services.token_revoke(token=token)
     messages.success(request, f"Revoked the token “{name}”. Scripts using it can no longer sign in.")
     return redirect("accounts:tokens")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Sends at most DFD_PASSWORD_RESETS_PER_EMAIL e-mails to one address, and takes at most
+    DFD_PASSWORD_RESETS_PER_ADDRESS requests from one client, an hour."""
+
+    def form_valid(self, form):
+        allowed = services.password_reset_allowed(email=form.cleaned_data["email"],
+                                                  ip=self.request.META.get("REMOTE_ADDR", ""))
+        if not allowed:
+            form.add_error(None, services.password_reset_blocked_message())
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().form_valid(form)

@@ -1,3 +1,4 @@
+import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -49,6 +50,28 @@ class ContentSecurityPolicyMiddleware:
 def wants_json(request) -> bool:
     """A page's own background request (fetch or XMLHttpRequest from our scripts)."""
     return request.headers.get("X-Requested-With") == "XMLHttpRequest"
+
+
+class ClientAddressMiddleware:
+    """REMOTE_ADDR becomes the client's address as the outermost trusted proxy saw it
+    (DFD_TRUSTED_PROXIES hops counted from the right of X-Forwarded-For); with no trusted
+    proxy the header is ignored. DRF's throttles read the same REMOTE_ADDR (NUM_PROXIES 0)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        hops = settings.DFD_TRUSTED_PROXIES
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if hops and forwarded:
+            # Entries left of the trusted ones were written by the client: worth nothing.
+            candidate = forwarded[-min(hops, len(forwarded))]
+            try:
+                request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass  # a proxy that writes no address: keep the connection's
+        return self.get_response(request)
 
 
 class DomainErrorMiddleware:

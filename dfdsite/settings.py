@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dfdsite.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dfdsite.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -209,8 +210,14 @@ DFD_MAX_DURATION_SECONDS = env_int("DFD_MAX_DURATION_SECONDS", 600)
 DFD_MAX_PIXELS = env_int("DFD_MAX_PIXELS", 3840 * 2160)
 DFD_FRAMES_MIN, DFD_FRAMES_MAX, DFD_FRAMES_DEFAULT = 10, 100, 20
 DFD_MAX_RUNNING_PER_USER = env_int("DFD_MAX_RUNNING_PER_USER", 5)
+# Failed sign-ins are counted per (account, address), per account and per address (see
+# accounts.services); the address limit is only a ceiling against credential stuffing.
 DFD_SIGNIN_MAX_FAILURES = env_int("DFD_SIGNIN_MAX_FAILURES", 5)
+DFD_SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("DFD_SIGNIN_MAX_FAILURES_PER_ACCOUNT", 20)
+DFD_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("DFD_SIGNIN_MAX_FAILURES_PER_ADDRESS", 100)
 DFD_SIGNIN_LOCKOUT_SECONDS = env_int("DFD_SIGNIN_LOCKOUT_SECONDS", 900)
+DFD_PASSWORD_RESETS_PER_EMAIL = env_int("DFD_PASSWORD_RESETS_PER_EMAIL", 3)
+DFD_PASSWORD_RESETS_PER_ADDRESS = env_int("DFD_PASSWORD_RESETS_PER_ADDRESS", 10)
 DFD_MAX_UPLOADS_PER_DAY = env_int("DFD_MAX_UPLOADS_PER_DAY", 200)
 # A processing analysis whose heartbeat is older than this is taken for lost.
 DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
@@ -218,6 +225,14 @@ DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
+
+# How many reverse proxies in front of the web server each append the address they saw to
+# X-Forwarded-For. 0: the header is ignored, since any client can send one. N: the N-th entry
+# from the right is the client (dfdsite.middleware.ClientAddressMiddleware), for sign-in
+# limits, password-reset limits and API throttles alike.
+DFD_TRUSTED_PROXIES = env_int("DFD_TRUSTED_PROXIES", 0)
+if DFD_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"DFD_TRUSTED_PROXIES must be 0 or more, got {DFD_TRUSTED_PROXIES}")
 
 # Throttle and sign-in counters live in the cache: per process by default; with several web
 # processes point DJANGO_CACHE_URL at Redis so the limits hold across them.
@@ -257,6 +272,9 @@ REST_FRAMEWORK = {
         "uploads": DFD_API_THROTTLE_UPLOADS,
     },
     "EXCEPTION_HANDLER": "dfdsite.api.exception_handler",
+    # ClientAddressMiddleware already put the client's address (by DFD_TRUSTED_PROXIES) in
+    # REMOTE_ADDR: 0 makes DRF's throttles use it, and never read X-Forwarded-For themselves.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
