@@ -163,3 +163,11 @@ def password_reset_blocked_message() -> str:
     return ("Too many password-reset requests for this address. Check your inbox (and spam folder) for "
             "the e-mails already sent, or try again in an hour.")
 
+
+# --- Tokens and passwords --------------------------------------------------------------------
+
+
+def tokens_revoke_all(*, user) -> int:
+    """Revoke every token of the user (a password change does this too); how many there were."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted

@@ -33,7 +33,9 @@ def profile(request):
         form.save()
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    return render(request, "accounts/profile.html", {
+        "form": form, "token_count": selectors.token_list(user=request.user).count(),
+    })
 
 
 @never_cache
@@ -64,6 +66,41 @@ def token_revoke(request, token_id):
     services.token_revoke(token=token)
     messages.success(request, f"Revoked the token “{name}”. Scripts using it can no longer sign in.")
     return redirect("accounts:tokens")
+
+
+@require_POST
+def tokens_revoke_all(request):
+    revoked = services.tokens_revoke_all(user=request.user)
+    messages.success(request, _revoked_message(revoked) if revoked else "You had no API tokens to revoke.")
+    return redirect("accounts:tokens")
+
+
+def _revoked_message(count: int) -> str:
+    tokens = "token" if count == 1 else "tokens"
+    return f"Revoked {count} API {tokens}: scripts using them can no longer sign in. Create new ones for them."
+
+
+# A changed password is often a suspected leak: tokens made with the old one (by whoever knew
+# it) must not outlive it, as the other sessions do not. So both ways of setting a new
+# password revoke every token, and the pages say so beforehand.
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        revoked = services.tokens_revoke_all(user=form.user)
+        if revoked:
+            messages.info(self.request, _revoked_message(revoked))
+        return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        revoked = services.tokens_revoke_all(user=form.user)
+        if revoked:
+            messages.info(self.request, _revoked_message(revoked))
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
