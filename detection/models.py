@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class DetectorModel(models.Model):
@@ -162,3 +163,23 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UploadLedgerEntry(models.Model):
+    """One upload or retry by one person: what the daily limit counts. Deleting the analysis
+    leaves its entry, so deleting cannot buy more uploads (detection.limits)."""
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload", "Upload"
+        RETRY = "retry", "Retry"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "upload ledger entries"
+        indexes = [models.Index(fields=["owner", "created_at"], name="ledger_owner_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.owner_id} at {self.created_at:%Y-%m-%d %H:%M}"

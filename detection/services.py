@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 
 import cv2
 from celery.exceptions import SoftTimeLimitExceeded
@@ -17,13 +16,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
-from dfdsite.errors import Invalid, LimitReached, NotAVideo, StorageUnavailable, Unavailable, UploadTooLarge
+from dfdsite.errors import Invalid, NotAVideo, StorageUnavailable, Unavailable, UploadTooLarge
 
-from . import files, lifecycle, registry
+from . import files, lifecycle, limits, registry
 from .engine.errors import CheckpointError, VideoError
-from .models import Analysis, DetectorModel, FrameResult
+from .models import Analysis, DetectorModel, FrameResult, UploadLedgerEntry
 from .uploads import ACCEPTED_NAMES, CONTAINERS, declared_frame_size, display_name, sniff_container
 
 logger = logging.getLogger(__name__)
@@ -125,7 +123,7 @@ def analysis_create(
     Raises a DomainError with a message for people; on any failure nothing is stored.
     """
     _options_check(frames=frames, strategy=strategy)
-    _check_user_limits(owner)
+    limits.limits_check(owner=owner)  # a cheap look before reading; limits_claim below decides
     detector = registry.detector_resolve(detector_id=detector.id if detector else None)
 
     with tempfile.NamedTemporaryFile(suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR) as temp:
@@ -149,28 +147,13 @@ def analysis_create(
 
     try:
         with transaction.atomic():
+            limits.limits_claim(owner=owner, kind=UploadLedgerEntry.Kind.UPLOAD)
             analysis.save(force_insert=True)
             transaction.on_commit(lambda: lifecycle.analysis_enqueue(analysis))
     except Exception:
         files.delete_all(analysis.storage_prefix)
         raise
     return analysis
-
-
-def _check_user_limits(owner) -> None:
-    """Per-person limits, checked before anything is read or stored."""
-    running = Analysis.objects.filter(owner=owner, status__in=lifecycle.RUNNING)
-    if running.count() >= settings.DFD_MAX_RUNNING_PER_USER:
-        raise LimitReached(
-            f"You already have {settings.DFD_MAX_RUNNING_PER_USER} analyses waiting or running. "
-            "Upload more once one of them has finished.", code="too_many_running",
-        )
-    since = timezone.now() - timedelta(days=1)
-    if Analysis.objects.filter(owner=owner, created_at__gte=since).count() >= settings.DFD_MAX_UPLOADS_PER_DAY:
-        raise LimitReached(
-            f"You reached the limit of {settings.DFD_MAX_UPLOADS_PER_DAY} uploads in 24 hours. Try again later.",
-            code="daily_limit",
-        )
 
 
 # --- Running -------------------------------------------------------------------------------
@@ -320,8 +303,12 @@ def _retry_options(analysis: Analysis, frames: int | None, strategy: str | None,
 def analysis_retry(*, analysis: Analysis, frames: int | None = None, strategy: str | None = None,
                    detector: DetectorModel | None = None) -> Analysis:
     """Queue a finished analysis again, from scratch, with other frames, strategy or detector
-    when given (checked like an upload's)."""
-    return lifecycle.analysis_retry(analysis_id=analysis.id, **_retry_options(analysis, frames, strategy, detector))
+    when given (checked like an upload's). A retry costs what an upload costs, so it counts
+    against the same limits (LimitReached)."""
+    with transaction.atomic():
+        limits.limits_claim(owner=analysis.owner, kind=UploadLedgerEntry.Kind.RETRY)
+        return lifecycle.analysis_retry(analysis_id=analysis.id,
+                                        **_retry_options(analysis, frames, strategy, detector))
 
 
 def analysis_cancel(*, analysis: Analysis) -> Analysis:

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dfdsite.errors import Conflict, DomainError, StorageUnavailable
+from dfdsite.errors import Conflict, DomainError, LimitReached, StorageUnavailable
 from dfdsite.http_errors import json_form_errors, status_for
 from dfdsite.middleware import wants_json
 
@@ -134,7 +134,7 @@ def analysis_retry(request, analysis_id):
         return redirect("detection:analysis_detail", analysis_id=analysis.id)
     try:
         services.analysis_retry(analysis=analysis, **form.options())
-    except Conflict as error:
+    except (Conflict, LimitReached) as error:
         messages.error(request, error.message)
     else:
         messages.success(request, "The analysis was queued again.")
