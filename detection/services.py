@@ -48,13 +48,14 @@ def upload_too_large_message() -> str:
     return f"The file is larger than the limit of {settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
 
 
-def upload_declared_too_large(content_length: str | None) -> bool:
-    """True when a request's declared length is over the upload limit: it can be refused
-    before its body is read."""
-    try:
-        return int(content_length or 0) > settings.DFD_MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
-    except ValueError:
-        return False  # a malformed header: the streamed size check still applies
+def upload_too_large() -> UploadTooLarge:
+    return UploadTooLarge(upload_too_large_message(), field="file")
+
+
+def upload_body_limit() -> int:
+    """The longest request body an upload route reads (dfdsite.middleware.BodyLimitMiddleware
+    refuses longer ones from their declared length, before reading them)."""
+    return settings.DFD_MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
 
 
 def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
@@ -64,7 +65,7 @@ def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
     for chunk in source.chunks() if hasattr(source, "chunks") else iter(lambda: source.read(1 << 20), b""):
         size += len(chunk)
         if size > limit:
-            raise UploadTooLarge(upload_too_large_message(), field="file")
+            raise upload_too_large()
         digest.update(chunk)
         destination.write(chunk)
     destination.flush()

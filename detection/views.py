@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from dfdsite.errors import Conflict, DomainError, LimitReached, StorageUnavailable
 from dfdsite.http_errors import json_form_errors, status_for
-from dfdsite.middleware import wants_json
+from dfdsite.middleware import large_body, wants_json
 
 from . import files, registry, selectors, services
 from .charts import roc_chart, score_chart
@@ -45,21 +45,15 @@ def analysis_list(request):
     })
 
 
+@large_body(services.upload_body_limit, services.upload_too_large)  # larger ones are refused unread
 @require_http_methods(["GET", "POST"])
 def analysis_new(request):
     has_detector = selectors.detector_list().exists()
     form = AnalysisUploadForm()
     status = 200
     if request.method == "POST":
-        # Refuse an oversized body from its declared length, before Django reads it.
-        too_large = services.upload_declared_too_large(request.META.get("CONTENT_LENGTH"))
-        form = AnalysisUploadForm({} if too_large else request.POST, {} if too_large else request.FILES)
-        if too_large:
-            form.full_clean()
-            form.errors.clear()
-            form.add_error("file", services.upload_too_large_message())
-            status = 413
-        elif form.is_valid():
+        form = AnalysisUploadForm(request.POST, request.FILES)
+        if form.is_valid():
             try:
                 analysis = services.analysis_create(
                     owner=request.user, file=form.cleaned_data["file"], frames=form.cleaned_data["frames"],

@@ -7,6 +7,7 @@ import logging
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -14,7 +15,7 @@ from rest_framework.views import APIView, set_rollback
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError, NotFound
-from .http_errors import domain_error_body, error_body
+from .http_errors import domain_error_body, error_body, unreadable_body_error
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def exception_handler(exc, context):
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, exceptions.ParseError) and isinstance(exc.__context__, MultiPartParserError):
+        exc = unreadable_body_error(exc.__context__)
 
     if isinstance(exc, DomainError):
         set_rollback()

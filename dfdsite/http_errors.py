@@ -42,6 +42,18 @@ def json_error(error: errors.DomainError) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
+FILE_NAME_TOO_LONG = ("The file name is too long to be read. Rename the file (up to 255 characters is safe) "
+                      "and upload it again.")
+
+
+def unreadable_body_error(error: Exception) -> errors.Invalid:
+    """A multipart body Django cannot parse, in words. Django refuses a part whose headers pass
+    1024 bytes, and in our forms only a file's name can make them that long."""
+    if "header size" in str(error):
+        return errors.Invalid(FILE_NAME_TOO_LONG, code="file_name_too_long", field="file")
+    return errors.Invalid("The request body could not be read as a form.", code="parse_error")
+
+
 def json_form_errors(form, status: int = 400) -> JsonResponse:
     """A form's errors in the same shape (for a page's background request)."""
     fields = {field: [str(message) for message in messages] for field, messages in form.errors.items()}

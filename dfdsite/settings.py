@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Ahead of CSRF, which reads a POST body to find its token.
+    "dfdsite.middleware.BodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -225,6 +227,11 @@ DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
+# Every route but the two upload routes takes at most this much body (forms and JSON are a few
+# KB); BodyLimitMiddleware refuses larger ones from their Content-Length, before reading them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # How many reverse proxies in front of the web server each append the address they saw to
 # X-Forwarded-For. 0: the header is ignored, since any client can send one. N: the N-th entry

@@ -111,6 +111,26 @@ def start_celery_worker(env: dict[str, str], log_path: Path, queues: str = "defa
     )
 
 
+def start_gunicorn(env: dict[str, str], log_path: Path, workers: int = 3) -> tuple[subprocess.Popen, str]:
+    """gunicorn as production runs it (sync workers); returns the process and its base URL
+    once it answers."""
+    port = free_port()
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "dfdsite.wsgi", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+         "--timeout", "60"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    def answering():
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {Path(log_path).read_text()[-2000:]}")
+        return port_open("127.0.0.1", port)
+
+    wait_until(answering, 60, "gunicorn to accept connections", interval=0.2)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 S3_ACCESS_KEY = "dfd-test-key"
 S3_SECRET_KEY = "dfd-test-secret"
 

@@ -3,10 +3,16 @@ the "api" namespace."""
 
 from django.urls import path
 
+from dfdsite.middleware import large_body
+
+from .. import services
 from . import views
 
+# The one API route that takes a video; every other one refuses a body over a few hundred KB.
+upload_body = large_body(services.upload_body_limit, services.upload_too_large)
+
 urlpatterns = [
-    path("analyses/", views.AnalysisListCreateApi.as_view(), name="analysis-list"),
+    path("analyses/", upload_body(views.AnalysisListCreateApi.as_view()), name="analysis-list"),
     path("analyses/<uuid:analysis_id>/", views.AnalysisDetailApi.as_view(), name="analysis-detail"),
     path("analyses/<uuid:analysis_id>/retry/", views.AnalysisRetryApi.as_view(), name="analysis-retry"),
     path("analyses/<uuid:analysis_id>/cancel/", views.AnalysisCancelApi.as_view(), name="analysis-cancel"),

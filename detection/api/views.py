@@ -14,7 +14,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from dfdsite.api import ApiView, error_responses
-from dfdsite.errors import UploadTooLarge
 
 from .. import files, selectors, services
 from ..uploads import CONTAINERS
@@ -40,12 +39,6 @@ class AnalysisListCreateApi(ApiView):
         if self.request.method == "POST":
             throttles.append(UploadThrottle())
         return throttles
-
-    def initial(self, request, *args, **kwargs):
-        # Refuse an oversized upload from its declared length, before anything reads the body.
-        if request.method == "POST" and services.upload_declared_too_large(request.META.get("CONTENT_LENGTH")):
-            raise UploadTooLarge(services.upload_too_large_message(), field="file")
-        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="analyses_list", summary="List your analyses",
