@@ -122,6 +122,14 @@ def sideways_scroll(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
+def widest_elements(page) -> list[str]:
+    """The elements that stick out on the right, to say what makes a page scroll sideways."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll("body *"))
+      .filter(el => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+      .slice(0, 5).map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+        (el.classList.length ? "." + Array.from(el.classList).join(".") : ""))""")
+
+
 def axe_violations(page) -> list[str]:
     """Serious and critical accessibility violations on the page, by axe-core."""
     if not AXE_JS.is_file():

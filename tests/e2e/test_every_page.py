@@ -1,0 +1,86 @@
+"""Every page, signed out and signed in, on a desktop and a phone, light and dark: no console
+error, no Content-Security-Policy violation, no failed request, no sideways scrolling and no
+serious accessibility violation (axe-core)."""
+
+import uuid
+
+import pytest
+
+from tests.e2e.conftest import axe_violations, sideways_scroll, widest_elements
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SIGNED_OUT = [
+    "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/accounts/password/reset/sent/",
+    "/accounts/password/reset/complete/", "/accounts/password/reset/MQ/not-a-token/",
+    "/api/v1/docs/", "/api/v1/redoc/", ("/no-such-page/", 404),
+]
+COMBINATIONS = [("desktop", "light"), ("phone", "light"), ("desktop", "dark"), ("phone", "dark")]
+
+
+def signed_in_pages(detector, finished, make_analysis) -> list:
+    states = [
+        dict(status="queued"),
+        dict(status="processing", stage="faces", progress=53),
+        dict(status="failed", error_message="The video could not be analysed: it has no frames."),
+        dict(status="cancelled"),
+        dict(status="done", verdict="no_face", frames_requested=20),
+    ]
+    others = [make_analysis(**state) for state in states]
+    return [
+        "/", "/analyses/", "/analyses/?sort=oldest&status=done", "/analyses/new/",
+        f"/analyses/{finished.id}/", *[f"/analyses/{analysis.id}/" for analysis in others],
+        "/detectors/", f"/detectors/{detector.id}/",
+        "/accounts/profile/", "/accounts/tokens/", "/accounts/password/change/", "/accounts/password/change/done/",
+        "/api/v1/docs/", "/api/v1/redoc/", (f"/analyses/{uuid.uuid4()}/", 404), ("/no-such-page/", 404),
+    ]
+
+
+def visit_all(page, paths) -> list[str]:
+    found = []
+    dark = page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    for path in paths:
+        path, status = path if isinstance(path, tuple) else (path, 200)
+        page.problems.expect_status(path, status)
+        response = page.goto(path, wait_until="networkidle")
+        where = f"{path} ({page.viewport_size['width']} px, {'dark' if dark else 'light'})"
+        if response.status != status:
+            found.append(f"{where}: HTTP {response.status}, not {status}")
+        found += [f"{where}: {problem}" for problem in page.problems.take()]
+        if (pixels := sideways_scroll(page)) > 0:
+            found.append(f"{where}: scrolls {pixels} px sideways ({widest_elements(page)})")
+        found += [f"{where}: {violation}" for violation in axe_violations(page)]
+    return found
+
+
+def test_every_page_signed_out(open_page):
+    found = []
+    for viewport, scheme in COMBINATIONS:
+        found += visit_all(open_page(viewport=viewport, color_scheme=scheme), SIGNED_OUT)
+    assert not found, "\n".join(found)
+
+
+def test_every_page_signed_in(open_page, alice, detector, finished_analysis, make_analysis):
+    paths = signed_in_pages(detector, finished_analysis, make_analysis)
+    found = []
+    for viewport, scheme in COMBINATIONS:
+        found += visit_all(open_page(viewport=viewport, color_scheme=scheme, user=alice), paths)
+    assert not found, "\n".join(found)
+
+
+def test_no_sideways_scroll_from_320_to_1920_px(browser, live_server, alice, detector, finished_analysis,
+                                                make_analysis):
+    from tests.e2e.conftest import _new_page
+
+    paths = [path for path in signed_in_pages(detector, finished_analysis, make_analysis) if isinstance(path, str)]
+    paths += [path for path in SIGNED_OUT if isinstance(path, str) and not path.startswith("/api/")]
+    found = []
+    for width in (320, 1920):
+        page = _new_page(browser, live_server, user=alice)
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in paths:
+            page.goto(path, wait_until="networkidle")
+            if (pixels := sideways_scroll(page)) > 0:
+                found.append(f"{path} at {width} px: scrolls {pixels} px sideways ({widest_elements(page)})")
+        page.context.close()
+    assert not found, "\n".join(found)
