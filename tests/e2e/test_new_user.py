@@ -133,6 +133,23 @@ def test_5_no_face_advice_and_run_again_with_other_settings(open_page, alice, de
     assert (analysis.status, analysis.frames_requested) == ("failed", 40)
 
 
+def test_6_profile_says_what_a_password_change_does(open_page, alice):
+    here, there = open_page(user=alice), open_page(user=alice)
+    here.goto("/accounts/profile/")
+    security = here.locator("section", has=here.get_by_role("heading", name="Security")).inner_text()
+    assert "stay signed in until they expire" not in security
+    assert "signs out your other sessions" in security and "API tokens" in security
+
+    here.get_by_role("link", name="Change password").click()
+    here.fill("#id_old_password", PASSWORD)
+    here.fill("#id_new_password1", "another-horse-battery-7")
+    here.fill("#id_new_password2", "another-horse-battery-7")
+    here.get_by_role("button", name="Change password").click()
+    here.wait_for_url("**/password/change/done/")
+    there.goto("/accounts/profile/")
+    assert "/accounts/login/" in there.url  # the other browser was signed out, as the page says
+
+
 def test_7_menu_on_a_phone_is_reachable_by_keyboard(open_page, alice):
     page = open_page(user=alice, viewport="phone")
     page.goto("/")
