@@ -65,3 +65,10 @@ class AnalysisFilterForm(forms.Form):
         ("newest", "Newest first"), ("oldest", "Oldest first"), ("most_fake", "Most suspicious first"),
         ("least_fake", "Least suspicious first"), ("name", "File name"),
     ])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("created_from") and data.get("created_to") and data["created_from"] > data["created_to"]:
+            # Otherwise the list is just empty, and "Nothing matches" does not say why.
+            self.add_error("created_to", "To must be on or after From.")
+        return data
