@@ -102,7 +102,10 @@ def test_result_page_shows_verdict_chart_faces_and_heatmaps(alice_client, finish
     assert 'id="verdict"' in html and ("Likely manipulated" in html or "Likely authentic" in html)
     assert html.count('class="chart__dot') == finished.frames_analysed
     assert html.count("/thumbnail.jpg") >= finished.frames_analysed
-    assert "/heatmap.jpg" in html and "Test detector" in html and finished.sha256 in html
+    assert "Test detector" in html and finished.sha256 in html
+    # Heat maps explain "manipulated": shown for the faces that pushed the verdict that way only.
+    suspicious = finished.frames.filter(probability_fake__gte=0.5).exclude(heatmap="").count()
+    assert html.count("/heatmap.jpg") == 2 * suspicious  # the image and its enlarge button's data
 
 
 def test_status_endpoint(alice_client, finished):
