@@ -232,3 +232,13 @@ def test_11_branded_error_pages(open_page, alice, make_analysis, settings):
         assert page.locator("h1").inner_text() == heading
         assert page.locator("link[rel=stylesheet]").count() == 1  # branded: our stylesheet, logo, way home
         assert page.locator(".brand").is_visible()
+
+
+def test_11_an_expired_form_gets_a_branded_page(open_page, alice):
+    page = open_page(user=alice)
+    page.goto("/")
+    page.context.clear_cookies(name="csrftoken")  # what signing out in another tab amounts to
+    page.problems.expect_status("/accounts/logout/", 403)
+    page.get_by_role("button", name="Sign out").click()
+    assert page.locator("h1").inner_text() == "This form expired"
+    assert page.locator(".brand").is_visible()
