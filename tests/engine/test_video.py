@@ -1,5 +1,6 @@
 import math
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -316,3 +317,14 @@ def test_seeking_stops_quietly_past_the_end(tmp_path):
     frames = video.read_frames(path, [10, 40, 49, 50, 500], seek=True)
 
     assert [f.index for f in frames] == [10, 40, 49]
+
+
+def test_a_caller_that_stops_early_stops_the_second_decoder(tmp_path):
+    path = videos.face_video(tmp_path / "clip.mp4", seconds=4)
+    frames = video.iter_frames(path, video.sample_indices(100, 10))
+
+    first = next(frames)
+    frames.close()  # what a cancelled analysis does
+
+    assert first.index == video.sample_indices(100, 10)[0]
+    assert not [t for t in threading.enumerate() if t.daemon and t.is_alive() and "read_later" in repr(t)]
