@@ -58,6 +58,7 @@ class AnalysisRetryForm(forms.Form):
 class AnalysisFilterForm(forms.Form):
     q = forms.CharField(label="File name", required=False, widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search file names"}))
     verdict = forms.ChoiceField(label="Verdict", required=False, choices=[("", "Any verdict"), *Analysis.Verdict.choices])
+    band = forms.ChoiceField(label="Verdict band", required=False, choices=[("", "Any band"), *Analysis.Band.choices])
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *Analysis.Status.choices])
     created_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))

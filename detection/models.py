@@ -66,6 +66,13 @@ class Analysis(models.Model):
         FAKE = "fake", "Manipulated"
         NO_FACE = "no_face", "No face found"
 
+    class Band(models.TextChoices):
+        """The calibrated verdict, in three bands chosen on validation data (engine/calibration.py)."""
+
+        MANIPULATED = "manipulated", "Manipulation likely"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+        NO_MANIPULATION = "no_manipulation", "No manipulation found"
+
     class Strategy(models.TextChoices):
         UNIFORM = "uniform", "Spread over the whole video"
         CONTIGUOUS = "contiguous", "First frames in a row"
@@ -91,6 +98,7 @@ class Analysis(models.Model):
     worker = models.CharField(max_length=100, blank=True, help_text="host:pid of the worker holding it.")
 
     verdict = models.CharField(max_length=10, choices=Verdict, blank=True)
+    band = models.CharField(max_length=16, choices=Band, blank=True)
     probability_fake = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     frames_requested = models.PositiveSmallIntegerField(default=settings.DFD_FRAMES_DEFAULT)

@@ -29,6 +29,7 @@ SORTS = {
 class AnalysisFilters:
     status: str = ""
     verdict: str = ""
+    band: str = ""
     created_from: date | None = None
     created_to: date | None = None
     search: str = ""
@@ -42,6 +43,8 @@ def analysis_list(*, owner, filters: AnalysisFilters | None = None) -> QuerySet[
         queryset = queryset.filter(status=filters.status)
     if filters.verdict:
         queryset = queryset.filter(verdict=filters.verdict)
+    if filters.band:
+        queryset = queryset.filter(band=filters.band)
     if filters.created_from:
         queryset = queryset.filter(created_at__date__gte=filters.created_from)
     if filters.created_to:

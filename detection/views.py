@@ -32,7 +32,7 @@ def analysis_list(request):
     if form.is_valid():
         data = form.cleaned_data
         filters = selectors.AnalysisFilters(
-            status=data["status"], verdict=data["verdict"], created_from=data["created_from"],
+            status=data["status"], verdict=data["verdict"], band=data["band"], created_from=data["created_from"],
             created_to=data["created_to"], search=data["q"].strip(), sort=data["sort"] or "newest",
         )
     analyses = selectors.analysis_list(owner=request.user, filters=filters)

@@ -100,6 +100,9 @@ class AnalysisFilterSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=Analysis.Verdict.choices, required=False, allow_blank=True,
                                       help_text="Only analyses with this verdict (empty: any).",
                                       error_messages={"invalid_choice": INVALID_CHOICE})
+    band = serializers.ChoiceField(choices=Analysis.Band.choices, required=False, allow_blank=True,
+                                   help_text="Only analyses in this verdict band (empty: any).",
+                                   error_messages={"invalid_choice": INVALID_CHOICE})
     created_from = serializers.DateField(required=False, help_text="Uploaded on or after this day (YYYY-MM-DD).")
     created_to = serializers.DateField(required=False, help_text="Uploaded on or before this day (YYYY-MM-DD).")
     search = serializers.CharField(required=False, allow_blank=True, max_length=255,
@@ -152,13 +155,18 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
                                         help_text="True once the status is done or failed.")
     verdict = BlankAsNullChoiceField(choices=Analysis.Verdict.choices,
                                      help_text="`real`, `fake`, `no_face`, or null until done.")
+    band = BlankAsNullChoiceField(
+        choices=Analysis.Band.choices,
+        help_text="The calibrated verdict: `manipulated` (manipulation likely), `inconclusive` or "
+                  "`no_manipulation` (no manipulation found); null until done or with no face. The detector's "
+                  "page says what each band held on test data.")
     poster_url = serializers.SerializerMethodField(help_text="The most suspicious face, once done.")
     detector = DetectorSummarySerializer(read_only=True)
 
     class Meta:
         model = Analysis
         fields = ["id", "url", "web_url", "file_name", "status", "stage", "progress", "finished", "verdict",
-                  "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at"]
+                  "band", "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at"]
         read_only_fields = fields
         extra_kwargs = {
             "progress": {"help_text": "Percent done."},

@@ -50,7 +50,8 @@ class AnalysisListCreateApi(ApiView):
         query.is_valid(raise_exception=True)
         data = query.validated_data
         filters = selectors.AnalysisFilters(
-            status=data.get("status", ""), verdict=data.get("verdict", ""), created_from=data.get("created_from"),
+            status=data.get("status", ""), verdict=data.get("verdict", ""), band=data.get("band", ""),
+            created_from=data.get("created_from"),
             created_to=data.get("created_to"), search=data.get("search", "").strip(),
             sort=s.ORDERINGS[data.get("ordering") or "-created_at"],
         )

@@ -50,6 +50,8 @@ class Calibration:
             raise ValueError(f"need 0 <= clear_below ({self.clear_below}) <= likely_at ({self.likely_at}) <= 1")
 
     def probability(self, raw: float) -> float:
+        if self.temperature == 1.0:
+            return float(raw)  # exactly: the seed's reproduction compares these to 1e-4
         return float(sigmoid(logit(raw) / self.temperature))
 
     def band(self, probability: float) -> str:

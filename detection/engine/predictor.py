@@ -17,6 +17,12 @@ Aggregation (how the video's ``probability_fake`` is made):
   whole frame when a frame has no face (as the seed did), and, for the seed variant, its
   forward pass whose verdict is the **last** frame's output (``aggregation="last-frame"``).
 
+Calibration: a checkpoint may carry a temperature and two band thresholds fitted on validation
+data (``metrics["calibration"]``, see ``calibration.py``); ``probability_fake`` is the video's
+calibrated probability (``raw_probability_fake`` the model's own), and ``band`` says which of
+three verdicts it falls in: ``manipulated``, ``inconclusive`` or ``no_manipulation``. Without
+a calibration the temperature is 1 and both thresholds 0.5 (no inconclusive band).
+
 Label: ``"fake"`` when probability_fake >= 0.5, else ``"real"`` (at exactly 0.5 the seed's
 argmax also chose index 0, FAKE). ``confidence`` = max(p, 1 - p), the probability of the
 chosen label, in [0.5, 1] (the seed showed the same number as a percentage). A video in which
@@ -54,6 +60,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from detection.engine.calibration import Calibration
 from detection.engine.cam import grad_cam_from_feature_maps, overlay
 from detection.engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from detection.engine.devices import resolve_device
@@ -129,12 +136,16 @@ class Prediction:
     strategy: str
     seed_exact: bool
     aggregation: str  # "mean", "sequence", "last-frame" or "none"
+    band: str | None = None  # "manipulated", "inconclusive", "no_manipulation"; None for no_face
+    raw_probability_fake: float | None = None  # before calibration
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no image arrays)."""
         return {
             "label": self.label,
+            "band": self.band,
             "probability_fake": self.probability_fake,
+            "raw_probability_fake": self.raw_probability_fake,
             "confidence": self.confidence,
             "frames_requested": self.frames_requested,
             "frames_decoded": self.frames_decoded,
@@ -219,6 +230,7 @@ class Predictor:
         # about 2x on the backbone on a 2-core CPU.
         self.model = checkpoint.model.to(self.device, memory_format=torch.channels_last).eval()
         self.metadata = checkpoint.metadata
+        self.calibration = Calibration.from_dict((checkpoint.metadata.metrics or {}).get("calibration"))
         self.model_id = checkpoint.path.name
         self.name = checkpoint.path.stem
         self.sha256 = checkpoint.sha256
@@ -368,10 +380,13 @@ class Predictor:
 
         timings.total = time.perf_counter() - started
         report("done", 1.0)
+        probability = self.calibration.probability(video_prob)
         return Prediction(
-            label="fake" if video_prob >= 0.5 else "real",
-            probability_fake=video_prob,
-            confidence=max(video_prob, 1.0 - video_prob),
+            label="fake" if probability >= 0.5 else "real",
+            probability_fake=probability,
+            raw_probability_fake=video_prob,
+            band=self.calibration.band(probability),
+            confidence=max(probability, 1.0 - probability),
             frames_analysed=len(frame_results),
             frames=frame_results,
             heatmaps=heatmap_results,

@@ -262,3 +262,14 @@ def test_retry_queues_a_finished_analysis_again(api, done):
 def test_methods_not_allowed_are_405(api, done):
     assert_error(api.put(detail_url(done), {}), 405, "method_not_allowed")
     assert_error(api.get(f"{detail_url(done)}retry/"), 405)
+
+
+def test_a_finished_analysis_has_a_verdict_band_to_filter_on(api, done):
+    body = api.get(detail_url(done)).json()
+    # The test detector carries no calibration: two bands, split at 0.5.
+    expected = "manipulated" if body["probability_fake"] >= 0.5 else "no_manipulation"
+    assert body["band"] == expected
+    assert [item["id"] for item in api.get(URL, {"band": expected}).json()["results"]] == [str(done.id)]
+    other = "no_manipulation" if expected == "manipulated" else "manipulated"
+    assert api.get(URL, {"band": other}).json()["results"] == []
+    assert_error(api.get(URL, {"band": "maybe"}), 400, "invalid")

@@ -253,3 +253,28 @@ def test_cuda_matches_cpu_and_the_seed(seed_checkpoint, seed_predictor, face_cli
         [f.probability_fake for f in on_cpu.frames], abs=1e-4
     )
     assert len(on_gpu.heatmaps) == 3 and on_gpu.device.startswith("cuda")
+
+
+def test_a_calibrated_checkpoint_softens_the_score_and_gives_a_band(temporal_checkpoint, face_clip, tmp_path):
+    """The same weights with a stored temperature and thresholds: the ranking-preserving
+    calibrated probability, the raw one beside it, and the band the thresholds give."""
+    from detection.engine.calibration import Calibration
+    from detection.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    path, _, _ = temporal_checkpoint
+    plain = Predictor.from_checkpoint(path, device="cpu").predict(face_clip, frames=6, heatmaps=0)
+    loaded = load_checkpoint(path)
+    raw = plain.probability_fake
+    calibration = Calibration(temperature=3.0, likely_at=0.99, clear_below=0.01)
+    loaded.metadata.metrics = {**loaded.metadata.metrics, "calibration": calibration.to_dict()}
+    save_checkpoint(loaded.model, tmp_path / "calibrated.pt", loaded.metadata)
+
+    calibrated = Predictor.from_checkpoint(tmp_path / "calibrated.pt", device="cpu").predict(
+        face_clip, frames=6, heatmaps=0)
+
+    assert plain.raw_probability_fake == raw and plain.band == ("manipulated" if raw >= 0.5 else "no_manipulation")
+    assert calibrated.raw_probability_fake == pytest.approx(raw, abs=1e-6)
+    assert calibrated.probability_fake == pytest.approx(calibration.probability(raw), abs=1e-6)
+    assert abs(calibrated.probability_fake - 0.5) < abs(raw - 0.5)  # T > 1 softens
+    assert calibrated.band == "inconclusive"
+    assert calibrated.to_dict()["band"] == "inconclusive"
