@@ -99,7 +99,8 @@ def test_result_page_shows_verdict_chart_faces_and_heatmaps(alice_client, finish
     page = alice_client.get(reverse("detection:analysis_detail", args=[finished.id]))
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'id="verdict"' in html and ("Likely manipulated" in html or "Likely authentic" in html)
+    title = {"manipulated": "Manipulation likely", "no_manipulation": "No manipulation found"}[finished.band]
+    assert 'id="verdict"' in html and f'<h2 class="verdict__title">{title}</h2>' in html
     assert html.count('class="chart__dot') == finished.frames_analysed
     assert html.count("/thumbnail.jpg") >= finished.frames_analysed
     assert "Test detector" in html and finished.sha256 in html
