@@ -302,22 +302,15 @@ class Predictor:
         progress: ProgressCallback | None = None,
         seed_exact: bool = False,
         heatmaps: int = 3,
-        on_progress: ProgressCallback | None = None,
     ) -> Prediction:
-        """Analyse one video. Raises VideoError when the file cannot be decoded.
-
-        ``on_progress`` is the old name of ``progress``, kept until the ``detect`` command
-        has moved to the new one.
-        """
+        """Analyse one video. Raises VideoError when the file cannot be decoded."""
         if frames < 1:
             raise ValueError(f"frames must be at least 1, got {frames}")
         if heatmaps < 0:
             raise ValueError(f"heatmaps must not be negative, got {heatmaps}")
-        if progress is not None and on_progress is not None:
-            raise TypeError("pass progress= only (on_progress= is its old name)")
         if seed_exact:
             strategy = "contiguous"
-        report = _Progress(progress or on_progress)
+        report = _Progress(progress)
         timings = Timings()
         started = time.perf_counter()
 

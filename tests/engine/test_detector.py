@@ -47,12 +47,3 @@ def test_an_exception_from_the_progress_callback_cancels_and_reaches_the_caller(
     assert caught.value is raised and caught.value.__cause__ is None
     assert seen[-1] == stage and seen.count(stage) == 1  # nothing ran after it
     assert "done" not in seen
-
-
-def test_the_old_keyword_on_progress_still_reports(detector, face_clip):
-    """Until the detect command passes progress= (remove on_progress then)."""
-    stages = []
-    detector.predict(face_clip, frames=2, heatmaps=0, on_progress=lambda s, f: stages.append(s))
-    assert stages[-1] == "done"
-    with pytest.raises(TypeError):
-        detector.predict(face_clip, frames=2, progress=print, on_progress=print)
