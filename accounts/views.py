@@ -85,7 +85,7 @@ def _revoked_message(count: int) -> str:
 # password revoke every token, and the pages say so beforehand.
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class RevokeTokensOnNewPassword:
     def form_valid(self, form):
         response = super().form_valid(form)
         revoked = services.tokens_revoke_all(user=form.user)
@@ -94,13 +94,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        revoked = services.tokens_revoke_all(user=form.user)
-        if revoked:
-            messages.info(self.request, _revoked_message(revoked))
-        return response
+class PasswordChangeView(RevokeTokensOnNewPassword, auth_views.PasswordChangeView):
+    pass
+
+
+class PasswordResetConfirmView(RevokeTokensOnNewPassword, auth_views.PasswordResetConfirmView):
+    pass
 
 
 class PasswordResetView(auth_views.PasswordResetView):
