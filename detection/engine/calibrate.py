@@ -90,6 +90,7 @@ def _summary(videos: Sequence[Scored], calibration: Calibration) -> dict:
         "bands": band_report(calibrated, labels, calibration),
         "per_source": {
             source: {"videos": len(rows), "auc": roc_auc([r[0] for r in rows], [r[1] for r in rows]),
+                     "auc_95": list(bootstrap_auc([r[0] for r in rows], [r[1] for r in rows])),
                      "bands": band_report([r[1] for r in rows], [r[0] for r in rows], calibration)}
             for source, rows in sorted(by_source.items())
         },

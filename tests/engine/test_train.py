@@ -156,6 +156,7 @@ def test_calibration_is_fitted_on_one_half_reported_on_the_other_and_stored(trai
     assert calibration.temperature > 0 and 0 <= calibration.clear_below <= calibration.likely_at <= 1
     test = result["test_half"]
     assert test["videos"] >= 1 and 0 <= test["ece_after"] <= 1
+    assert all(len(source["auc_95"]) == 2 for source in test["per_source"].values())
     assert sum(test["bands"][band]["count"] for band in ("manipulated", "inconclusive", "no_manipulation")) == (
         test["videos"])
     stored = load_checkpoint(checkpoint).metadata.metrics
