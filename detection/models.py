@@ -38,6 +38,23 @@ class DetectorModel(models.Model):
         return settings.DFD_MODELS_DIR / self.file
 
 
+class Batch(models.Model):
+    """Many uploads or links sent together: each becomes its own analysis, the batch groups them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+        indexes = [models.Index(fields=["owner", "-created_at"], name="batch_owner_created")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 # What people read for the worker's stages (the engine's own names are internal words).
 STAGE_LABELS = {
     "": "Waiting for a worker",
@@ -73,6 +90,10 @@ class Analysis(models.Model):
         INCONCLUSIVE = "inconclusive", "Inconclusive"
         NO_MANIPULATION = "no_manipulation", "No manipulation found"
 
+    class MediaKind(models.TextChoices):
+        VIDEO = "video", "Video"
+        IMAGE = "image", "Still image"
+
     class Strategy(models.TextChoices):
         UNIFORM = "uniform", "Spread over the whole video"
         CONTIGUOUS = "contiguous", "First frames in a row"
@@ -81,6 +102,9 @@ class Analysis(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="analyses")
 
     original_name = models.CharField(max_length=255)
+    media_kind = models.CharField(max_length=8, choices=MediaKind, default=MediaKind.VIDEO)
+    source_url = models.URLField(max_length=2048, blank=True, help_text="The link it was fetched from, if any.")
+    batch = models.ForeignKey(Batch, on_delete=models.SET_NULL, null=True, blank=True, related_name="analyses")
     video = models.FileField(max_length=255)
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -101,6 +125,13 @@ class Analysis(models.Model):
     band = models.CharField(max_length=16, choices=Band, blank=True)
     probability_fake = models.FloatField(null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
+    member_scores = models.JSONField(
+        default=dict, blank=True,
+        help_text="An ensemble's members: {member name: calibrated probability of manipulation}.",
+    )
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="Content Credentials (C2PA) read from the file; empty when it has none."
+    )
     frames_requested = models.PositiveSmallIntegerField(default=settings.DFD_FRAMES_DEFAULT)
     frames_analysed = models.PositiveSmallIntegerField(default=0)
     frames_without_face = models.PositiveSmallIntegerField(default=0)
