@@ -224,6 +224,9 @@ DFD_MAX_UPLOADS_PER_DAY = env_int("DFD_MAX_UPLOADS_PER_DAY", 200)
 # A processing analysis whose heartbeat is older than this is taken for lost.
 DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 # How many times an analysis may be started before the reaper gives up on it.
+# Fetching submitted links and delivering webhooks (dfdsite/outbound.py): private and loopback
+# addresses are refused unless this is set (tests; an intranet deployment).
+DFD_OUTBOUND_ALLOW_PRIVATE = env_bool("DFD_OUTBOUND_ALLOW_PRIVATE", False)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
