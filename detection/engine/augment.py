@@ -1,8 +1,9 @@
 """Training augmentations that matter for deepfake detection, on BGR uint8 face crops.
 
 Real-world fakes arrive re-encoded, rescaled and recoloured, so the detector must not lean on
-pristine high-frequency detail: compression (JPEG down to quality 15, and an MPEG-4 video
-round trip as a stand-in for H.264 where OpenCV has no H.264 encoder), blur, down- and
+pristine high-frequency detail: compression (JPEG down to quality 15, and a real H.264 round
+trip through PyAV's libx264 at a quantiser between FaceForensics++'s c23 and c40, which is
+what uploads and social-media re-encodes look like), blur, down- and
 up-scaling, noise, colour jitter, horizontal flips, and a small random crop / scale (face
 boxes are never placed exactly alike). Every training sample is also re-encoded as JPEG at a
 random quality half of the time by default, so a source whose classes differ in file format
@@ -12,8 +13,8 @@ cache already resizes every crop to 128 px, which erases most of the difference.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -27,7 +28,8 @@ class AugmentSettings:
     flip: float = 0.5
     jpeg: float = 0.5  # probability of a JPEG round trip
     jpeg_quality: tuple[int, int] = (20, 95)
-    video_codec: float = 0.0  # probability of an MPEG-4 round trip (a temp file each time)
+    video_codec: float = 0.0  # probability of an H.264 round trip
+    h264_qp: tuple[int, int] = (23, 40)  # FF++ c23 .. c40
     blur: float = 0.1
     rescale: float = 0.2  # down to 35-90% and back up
     noise: float = 0.1
@@ -39,24 +41,28 @@ def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if ok else image
 
 
-def video_roundtrip(image: np.ndarray, quality: int = 30) -> np.ndarray:
-    """One frame through OpenCV's MPEG-4 encoder (the headless wheel has no H.264 encoder)."""
-    height, width = image.shape[:2]
-    fd, name = tempfile.mkstemp(suffix=".avi")
-    os.close(fd)
-    try:
-        writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*"XVID"), 25, (width, height))
-        if not writer.isOpened():
-            return image
-        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, quality)
-        writer.write(image)
-        writer.release()
-        capture = cv2.VideoCapture(name)
-        ok, frame = capture.read()
-        capture.release()
-        return frame if ok and frame is not None and frame.shape == image.shape else image
-    finally:
-        os.unlink(name)
+def h264_roundtrip(frames: Sequence[np.ndarray], qp: int) -> list[np.ndarray]:
+    """BGR frames of one size through libx264 at a constant quantiser and back, as one clip:
+    qp 23 and 40 are FaceForensics++'s c23 and c40. A single frame comes back as an I-frame;
+    a clip also gets the P-frame smearing that video compression adds. Odd sides are padded
+    (4:2:0 needs even ones) and cropped off again."""
+    import av  # PyAV ships its own FFmpeg with libx264
+
+    height, width = frames[0].shape[:2]
+    even = lambda side: side + side % 2  # noqa: E731
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = even(width), even(height), "yuv420p"
+        stream.options = {"qp": str(int(qp)), "preset": "veryfast", "tune": "zerolatency"}
+        for image in frames:
+            padded = cv2.copyMakeBorder(image, 0, even(height) - height, 0, even(width) - width, cv2.BORDER_REPLICATE)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(padded, format="bgr24")))
+        container.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer, "r", format="mp4") as container:
+        decoded = [f.to_ndarray(format="bgr24")[:height, :width] for f in container.decode(video=0)]
+    return decoded if len(decoded) == len(frames) else [np.ascontiguousarray(f) for f in frames]
 
 
 def colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +103,7 @@ def augment(image: np.ndarray, rng: np.random.Generator, settings: AugmentSettin
         noise = rng.normal(0, rng.uniform(2, 8), out.shape)
         out = np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     if rng.random() < settings.video_codec:
-        out = video_roundtrip(out, int(rng.integers(5, 60)))
+        out = h264_roundtrip([out], int(rng.integers(settings.h264_qp[0], settings.h264_qp[1] + 1)))[0]
     if rng.random() < settings.jpeg:
         out = jpeg_roundtrip(out, int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1)))
     return np.ascontiguousarray(out)

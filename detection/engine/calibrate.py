@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -33,28 +32,13 @@ from detection.engine.calibration import (
     reliability,
 )
 from detection.engine.checkpoint import load_checkpoint, save_checkpoint
-from detection.engine.datasets import Sample, grouped_split, load_samples
+from detection.engine.datasets import grouped_split, halves, load_samples
 from detection.engine.devices import resolve_device
 from detection.engine.evaluate import Scored, roc_auc, score
 from detection.engine.facecache import CacheSettings, build_cache
 
 log = logging.getLogger("calibrate")
 BOOTSTRAP_ROUNDS = 1000
-
-
-def halves(samples: Sequence[Sample], seed: int = 0) -> tuple[list[Sample], list[Sample]]:
-    """(calibration, test): every source's groups shuffled with a seed and dealt alternately,
-    so both halves hold each source and no source video is on both sides."""
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for group in sorted({(s.source, s.group) for s in samples}):
-        by_source[group[0]].append(group[1])
-    test_groups = set()
-    for source, groups in by_source.items():
-        random.Random(f"calibrate:{seed}:{source}").shuffle(groups)
-        test_groups.update((source, g) for g in groups[1::2])
-    calibration = [s for s in samples if (s.source, s.group) not in test_groups]
-    test = [s for s in samples if (s.source, s.group) in test_groups]
-    return calibration, test
 
 
 def bootstrap_auc(labels: Sequence[int], scores: Sequence[float], rounds: int = BOOTSTRAP_ROUNDS,

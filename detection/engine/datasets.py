@@ -242,3 +242,20 @@ def grouped_split(
         held = sample.split in ("val", "test") if sample.split else sample.group in held_groups
         (val if held else train).append(sample)
     return train, val
+
+
+def halves(samples: Sequence[Sample], seed: int = 0) -> tuple[list[Sample], list[Sample]]:
+    """(validation, test): a held-out split cut again by source video. Every source's groups are
+    shuffled with a seed and dealt alternately, so both halves hold each source and no source
+    video is on both sides. Training picks its epoch and calibration its temperature and
+    thresholds on the first half; the second is only reported on."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for group in sorted({(s.source, s.group) for s in samples}):
+        by_source[group[0]].append(group[1])
+    test_groups = set()
+    for source, groups in by_source.items():
+        random.Random(f"calibrate:{seed}:{source}").shuffle(groups)
+        test_groups.update((source, g) for g in groups[1::2])
+    calibration = [s for s in samples if (s.source, s.group) not in test_groups]
+    test = [s for s in samples if (s.source, s.group) in test_groups]
+    return calibration, test

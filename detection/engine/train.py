@@ -39,7 +39,7 @@ from detection.engine.backbones import (
     packaged_lite0_weights,
 )
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
-from detection.engine.datasets import Sample, grouped_split, load_samples
+from detection.engine.datasets import Sample, grouped_split, halves, load_samples
 from detection.engine.devices import autocast, resolve_device
 from detection.engine.facecache import CacheSettings, FaceCrops, build_cache
 from detection.engine.model import FAKE, REAL, BackboneLSTM
@@ -74,6 +74,7 @@ class TrainConfig:
     warmup_steps: int = 100
     label_smoothing: float = 0.05
     self_blend: float = 0.4  # share of the fakes made by self-blending real faces
+    train_fakes: str = "all"  # "selfblend": leave the corpus's fakes out, every fake is self-blended
     source_balance: float = 0.5  # sampling weight ~ 1 / count(source, label) ** source_balance
     views_per_image: int = 8  # stage 2: frames of a clip made from one image
     val_fraction: float = 0.2
@@ -94,7 +95,8 @@ class TrainConfig:
 
 @dataclass
 class Material:
-    """Cached crops of the train and validation samples."""
+    """Cached crops of the train and validation samples (the validation half of the held-out
+    split: the other half is the test half, which no choice made here sees)."""
 
     train: list[Sample]
     val: list[Sample]
@@ -110,18 +112,20 @@ def prepare(config: TrainConfig) -> Material:
                 s for s in found if s.label == "fake"
             ][: config.limit_samples]
         samples += found
-    train, val = grouped_split(samples, config.val_fraction, config.seed)
+    train, held_out = grouped_split(samples, config.val_fraction, config.seed)
+    if config.train_fakes == "selfblend":
+        train = [s for s in train if not s.is_fake]
     settings = CacheSettings(size=config.cache_size, frames=config.video_frames)
     crops = build_cache(samples, config.cache_dir, settings, workers=max(1, config.workers),
                         progress=config.progress, log=log.info)
     train = [s for s in train if s.path in crops]
-    val = [s for s in val if s.path in crops]
+    val, _test = halves([s for s in held_out if s.path in crops])
     if not {s.label for s in train} >= {"real", "fake"} and not any(
         np.isfinite(crops[s.path].landmarks).all(axis=(1, 2)).any() for s in train if s.label == "real"
     ):
         raise ValueError("the training split needs real and fake faces (or reals with landmarks to self-blend)")
-    log.info("samples: %d train, %d validation (%d without a usable face left out)",
-             len(train), len(val), len(samples) - len(train) - len(val))
+    log.info("samples: %d train, %d validation, %d test kept apart (%d without a usable face left out)",
+             len(train), len(val), len(_test), len(samples) - len(train) - len(val) - len(_test))
     return Material(train, val, crops)
 
 
@@ -312,6 +316,9 @@ class Run:
             f"grouped split, {config.val_fraction:.0%} of groups held out per source, seed {config.seed}); "
             f"backbone {'ImageNet-pretrained' if self.pretrained else 'trained from scratch'}; "
             f"self-blended fakes {config.self_blend:.0%} of fakes"
+            + (" (the corpus's own fakes left out)" if config.train_fakes == "selfblend" else "")
+            + (f"; H.264 round trips on {config.augment.video_codec:.0%} of crops, qp {config.augment.h264_qp[0]}-"
+               f"{config.augment.h264_qp[1]}" if config.augment.video_codec else "")
         )
         if self.stage == "frames":
             while self.epoch < config.frame_epochs:
@@ -470,7 +477,7 @@ class Run:
         self.model.cpu()
         meta = metadata_for(self.config, self.data_note)
         auc = record["val_video_auc"] if record["val_video_auc"] is not None else (record["val_auc"] or 0.0)
-        summary = {"split": "grouped validation split (during training)", "val_auc": auc,
+        summary = {"split": "validation half of the grouped held-out split (during training)", "val_auc": auc,
                    "epoch": self.epoch + 1, "stage": stage, "training": _config_dict(self.config)}
         meta.metrics = summary
         save_checkpoint(self.model, self.out / "last.pt", meta, half=self.config.half)
@@ -566,7 +573,11 @@ def add_arguments(p) -> None:
     p.add_argument("--limit-samples", type=int, default=0, help="first N samples per label (smoke runs)")
     p.add_argument("--half", action="store_true", help="store checkpoints in float16")
     a = AugmentSettings()
-    p.add_argument("--video-codec", type=float, default=0.05, help="probability of an MPEG-4 round trip")
+    p.add_argument("--train-fakes", default=d.train_fakes, choices=["all", "selfblend"],
+                   help="selfblend: train on real faces and their self-blended fakes only")
+    p.add_argument("--video-codec", type=float, default=0.05, help="probability of an H.264 round trip")
+    p.add_argument("--h264-qp", type=int, nargs=2, default=a.h264_qp, metavar=("LOW", "HIGH"),
+                   help="quantiser range of the H.264 round trips (FF++ c23 = 23, c40 = 40)")
     p.add_argument("--jpeg", type=float, default=a.jpeg, help="probability of a JPEG round trip")
     p.add_argument("--jpeg-min-quality", type=int, default=a.jpeg_quality[0], help="lowest JPEG quality")
     p.add_argument("--blur", type=float, default=a.blur, help="probability of a Gaussian blur")
@@ -583,7 +594,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     names = set(TrainConfig.__dataclass_fields__) - {"augment"}
     values = {k: v for k, v in vars(args).items() if k in names}
     augment_settings = AugmentSettings(
-        output_size=args.input_size, video_codec=args.video_codec, jpeg=args.jpeg,
+        output_size=args.input_size, video_codec=args.video_codec, h264_qp=tuple(args.h264_qp), jpeg=args.jpeg,
         jpeg_quality=(args.jpeg_min_quality, 95), blur=args.blur, rescale=args.rescale, colour=args.colour,
     )
     return TrainConfig(augment=augment_settings, **values)

@@ -140,8 +140,9 @@ def test_calibration_is_fitted_on_one_half_reported_on_the_other_and_stored(trai
                                                                              cache_dir, tmp_path):
     import shutil
 
-    from detection.engine.calibrate import calibrate_checkpoint, halves
+    from detection.engine.calibrate import calibrate_checkpoint
     from detection.engine.calibration import Calibration
+    from detection.engine.datasets import halves
 
     config, _, out = trained
     checkpoint = tmp_path / "best.pt"
