@@ -1,9 +1,10 @@
 """The Detector interface: what the worker, the ``detect`` command and the API run on a video.
 
-A detector turns a video into a ``Prediction`` (``predictor.py``). Today there is one kind:
-``Predictor``, a single checkpoint. An ensemble of members, or a still-image path, will be
-other implementations of the same protocol, and ``load_detector`` will return them for their
-own kind of file (an ensemble's manifest, say), so callers never learn which kind they hold.
+A detector turns a video into a ``Prediction`` (``predictor.py``) and face crops into
+``FaceJudgement``s (still images). Two kinds implement it: ``Predictor``, one checkpoint
+(``.pt``/``.pth``), and ``Ensemble``, a JSON manifest naming member checkpoints by sha256
+(``ensemble.py``). ``load_detector`` returns the kind the file defines, so callers never
+learn which kind they hold; ``read_definition`` checks a file without building the models.
 
 Progress: ``progress(stage, fraction)`` is called as the work goes, with ``fraction`` the
 overall share done in [0, 1], never decreasing, and ``stage`` a word for what runs now (the
@@ -18,7 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from detection.engine.predictor import Prediction, Predictor
+import numpy as np
+
+from detection.engine.checkpoint import LoadedCheckpoint, load_checkpoint
+from detection.engine.ensemble import Ensemble, EnsembleManifest, is_manifest, read_manifest
+from detection.engine.predictor import FaceJudgement, Prediction, Predictor
 
 ProgressCallback = Callable[[str, float], None]
 
@@ -39,9 +44,23 @@ class Detector(Protocol):
         """Analyse one video file. Raises VideoError when it cannot be decoded."""
         ...
 
+    def judge_faces(self, crops: list[np.ndarray], *, heatmaps: int = 3) -> list[FaceJudgement]:
+        """Each BGR face crop (face box plus margin) judged on its own, with heat maps on the
+        ``heatmaps`` most suspicious."""
+        ...
+
 
 def load_detector(path: str | Path, *, device: str = "auto") -> Detector:
     """The detector a file defines, loaded once per process and reused (replacing the file
     loads it again). Raises CheckpointError for a file that cannot be used and ValueError
     for a device this machine does not have."""
+    if is_manifest(path):
+        return Ensemble.from_manifest(path, device=device)
     return Predictor.from_checkpoint(path, device=device)
+
+
+def read_definition(path: str | Path) -> LoadedCheckpoint | EnsembleManifest:
+    """The checked contents of a detector file: ``.metadata``, ``.sha256``, ``.format``.
+    Raises CheckpointError for a file that cannot be used (for a manifest: a member missing
+    or changed too)."""
+    return read_manifest(path) if is_manifest(path) else load_checkpoint(path)

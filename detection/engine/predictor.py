@@ -138,6 +138,7 @@ class Prediction:
     aggregation: str  # "mean", "sequence", "last-frame" or "none"
     band: str | None = None  # "manipulated", "inconclusive", "no_manipulation"; None for no_face
     raw_probability_fake: float | None = None  # before calibration
+    member_scores: dict[str, float] = field(default_factory=dict)  # an ensemble's members, calibrated
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no image arrays)."""
@@ -146,6 +147,7 @@ class Prediction:
             "band": self.band,
             "probability_fake": self.probability_fake,
             "raw_probability_fake": self.raw_probability_fake,
+            "member_scores": self.member_scores,
             "confidence": self.confidence,
             "frames_requested": self.frames_requested,
             "frames_decoded": self.frames_decoded,
@@ -176,6 +178,18 @@ class Prediction:
                 {"frame_index": h.frame_index, "probability_fake": h.probability_fake} for h in self.heatmaps
             ],
         }
+
+
+@dataclass
+class FaceJudgement:
+    """One face crop judged on its own by the frame model (still images)."""
+
+    probability_fake: float  # calibrated
+    raw_probability_fake: float
+    band: str
+    member_scores: dict[str, float]  # an ensemble's members, calibrated; empty for one checkpoint
+    crop: np.ndarray = field(repr=False)  # what the model saw, BGR uint8
+    heatmap: np.ndarray | None = field(default=None, repr=False)  # BGR overlay, for the most suspicious faces
 
 
 class _Progress:
@@ -387,6 +401,32 @@ class Predictor:
             **base,
         )
 
+    def judge_faces(self, crops: list[np.ndarray], *, heatmaps: int = 3) -> list[FaceJudgement]:
+        """Each BGR face crop (face box plus margin, any size) judged by the frame model, with a
+        heat map on the ``heatmaps`` most suspicious ones. The video calibration is applied to
+        each face's probability: the closest fitted reading there is for a single frame."""
+        if not crops:
+            return []
+        resized = self.resize_crops(crops)
+        fmaps, frame_probs, _, _ = self._score(resized, seed_exact=False)
+        probabilities = [self.calibration.probability(p) for p in frame_probs]
+        judged = [
+            FaceJudgement(probability_fake=p, raw_probability_fake=raw, band=self.calibration.band(p),
+                          member_scores={}, crop=image)
+            for p, raw, image in zip(probabilities, frame_probs, resized, strict=True)
+        ]
+        order = sorted(range(len(judged)), key=lambda i: -judged[i].probability_fake)[:heatmaps]
+        if order:
+            size = self.preprocessing.input_size
+            for i, cam in zip(order, grad_cam_from_feature_maps(self.model, fmaps[order], size=(size, size)),
+                              strict=True):
+                judged[i].heatmap = overlay(judged[i].crop, cam)
+        return judged
+
+    def resize_crops(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        size = self.preprocessing.input_size
+        return [resize_crop(image, size) for image in crops]
+
     def _decode(
         self, video_path: str | Path, frames: int, strategy: str, progress: _Progress
     ) -> tuple[VideoInfo, list[Frame]]:
@@ -432,8 +472,7 @@ class Predictor:
                     height, width = frame.image.shape[:2]
                     scored.append((frame, Box(top=0, right=width, bottom=height, left=0), None))
         progress("faces", 1.0)
-        size = self.preprocessing.input_size
-        crops = [resize_crop(crop(frame.image, box), size) for frame, box, _ in scored]
+        crops = self.resize_crops([crop(frame.image, box) for frame, box, _ in scored])
         return scored, crops, without_face
 
     def _score(
