@@ -189,7 +189,7 @@ def analysis_fail(*, analysis: Analysis, message: str) -> Analysis:
 
 def _failed(message: str) -> dict:
     return dict(status=Status.FAILED, stage="failed", error_message=message, verdict="", band="", probability_fake=None,
-                confidence=None, poster="", finished_at=timezone.now())
+                member_scores={}, confidence=None, poster="", finished_at=timezone.now())
 
 
 # --- The owner's transitions ---------------------------------------------------------------------
@@ -223,7 +223,7 @@ def analysis_retry(*, analysis_id, frames: int | None = None, strategy: str | No
         FrameResult.objects.filter(analysis=analysis).delete()
         for name, value in dict(
             status=Status.QUEUED, stage="", progress=0, error_message="", verdict="", band="", probability_fake=None,
-            confidence=None, frames_analysed=0, frames_without_face=0, timings={}, poster="", attempts=0,
+            member_scores={}, confidence=None, frames_analysed=0, frames_without_face=0, timings={}, poster="", attempts=0,
             worker="", started_at=None, finished_at=None, heartbeat_at=None,
         ).items():
             setattr(analysis, name, value)

@@ -37,6 +37,22 @@ class DetectorModel(models.Model):
     def path(self):
         return settings.DFD_MODELS_DIR / self.file
 
+    @property
+    def is_ensemble(self) -> bool:
+        return self.variant == "ensemble"
+
+    @property
+    def members(self) -> list[dict]:
+        """An ensemble's members as its manifest names them: name, file, sha256, weight."""
+        return (self.metrics or {}).get("members", []) if self.is_ensemble else []
+
+    @property
+    def architecture(self) -> str:
+        """The model in a few words, for lists and result pages."""
+        if self.is_ensemble:
+            return f"ensemble of {len(self.members)} detectors"
+        return f"{self.backbone} + LSTM ({self.variant})"
+
 
 class Batch(models.Model):
     """Many uploads or links sent together: each becomes its own analysis, the batch groups them."""

@@ -90,16 +90,22 @@ def _file_sha256_cached(path: Path) -> str | None:
     return digest
 
 
-def detector_check(detector: DetectorModel) -> DetectorStatus:
-    """Whether the detector's checkpoint file is still in the models folder, unchanged."""
-    path = detector.path
+def _file_state(path: Path, sha256: str) -> str:
     digest = _file_sha256_cached(path)
     if digest is None:
-        state = DetectorStatus.MISSING
-    elif digest != detector.sha256:
-        state = DetectorStatus.CHANGED
-    else:
-        state = DetectorStatus.OK
+        return DetectorStatus.MISSING
+    return DetectorStatus.CHANGED if digest != sha256 else DetectorStatus.OK
+
+
+def detector_check(detector: DetectorModel) -> DetectorStatus:
+    """Whether the detector's file is still in the models folder, unchanged (for an ensemble:
+    its manifest and every member it names)."""
+    state = _file_state(detector.path, detector.sha256)
+    if state == DetectorStatus.OK:
+        for member in (detector.metrics or {}).get("members", []) if detector.variant == "ensemble" else []:
+            member_state = _file_state(detector.path.parent / member["file"], member["sha256"])
+            if member_state != DetectorStatus.OK:
+                return DetectorStatus(state=member_state, file_name=member["file"])
     return DetectorStatus(state=state, file_name=Path(detector.file).name)
 
 
@@ -133,6 +139,8 @@ def detector_resolve(detector_id: int | None = None) -> DetectorModel:
 
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
+MANIFEST_SUFFIX = ".json"  # an ensemble (detection/engine/ensemble.py)
+DETECTOR_SUFFIXES = (*CHECKPOINT_SUFFIXES, MANIFEST_SUFFIX)
 
 
 class DetectorInstallError(Exception):
@@ -141,18 +149,22 @@ class DetectorInstallError(Exception):
 
 def detector_register(*, path, name: str = "", make_default: bool = False, description: str = "",
                       loaded=None) -> DetectorModel:
-    """Register a checkpoint that lies in the models folder (loaded once to validate it and
-    read its metadata, unless the caller already did). Raises CheckpointError for a file
-    that is not a usable checkpoint."""
-    from .engine.checkpoint import load_checkpoint
+    """Register a checkpoint or an ensemble manifest that lies in the models folder (read once
+    to validate it and its metadata, unless the caller already did). An ensemble's members
+    are registered too, as detectors of their own. Raises CheckpointError for a file that is
+    not usable."""
+    from .engine.detector import read_definition
 
     path = Path(path).resolve()
     models_dir = settings.DFD_MODELS_DIR.resolve()
     if models_dir not in path.parents:
         raise DetectorInstallError(f"{path} is not inside the models folder {models_dir}.")
-    loaded = loaded or load_checkpoint(path)
+    loaded = loaded or read_definition(path)
     meta = loaded.metadata
     with transaction.atomic():
+        for member in getattr(loaded, "members", []):
+            if not DetectorModel.objects.filter(sha256=member.sha256).exists():
+                detector_register(path=loaded.member_path(member))
         detector = DetectorModel.objects.filter(sha256=loaded.sha256).first() or DetectorModel(sha256=loaded.sha256)
         if make_default or not DetectorModel.objects.exclude(pk=detector.pk).filter(is_default=True).exists():
             DetectorModel.objects.filter(is_default=True).exclude(pk=detector.pk).update(is_default=False)
@@ -188,7 +200,8 @@ def detector_install(*, source: str, sha256: str = "", name: str = "", make_defa
     gets its final name; a download that fails or does not check out is never registered.
     """
     from .downloads import DownloadError, download
-    from .engine.checkpoint import file_sha256, load_checkpoint
+    from .engine.checkpoint import file_sha256
+    from .engine.detector import read_definition
     from .engine.errors import CheckpointError
 
     models_dir = settings.DFD_MODELS_DIR
@@ -213,13 +226,20 @@ def detector_install(*, source: str, sha256: str = "", name: str = "", make_defa
     actual = file_sha256(candidate)
     if sha256 and actual != sha256.strip().lower():
         reject(f"The file's sha256 is {actual}, not the expected {sha256.strip().lower()}: it was not installed.")
-    try:
-        loaded = load_checkpoint(candidate)
-    except CheckpointError as error:
-        reject(f"{candidate.name} is not a usable checkpoint: {error}")
+    loaded = None  # a manifest is read once its members lie beside it, below
+    if candidate.suffix == MANIFEST_SUFFIX:
+        try:
+            _install_members(candidate, source if downloaded else "", on_progress)
+        except (CheckpointError, DetectorInstallError) as error:
+            reject(f"{candidate.name} could not be installed: {error}")
+    else:
+        try:
+            loaded = read_definition(candidate)
+        except CheckpointError as error:
+            reject(f"{candidate.name} is not a usable checkpoint: {error}")
 
     target = models_dir / candidate.name
-    if candidate.suffix not in CHECKPOINT_SUFFIXES:
+    if candidate.suffix not in DETECTOR_SUFFIXES:
         target = target.with_suffix(".pt")
     if target.resolve() != candidate and target.exists() and file_sha256(target) != actual:
         target = target.with_name(f"{target.stem}-{actual[:8]}{target.suffix}")
@@ -230,8 +250,37 @@ def detector_install(*, source: str, sha256: str = "", name: str = "", make_defa
         else:
             shutil.copyfile(candidate, temporary)
         temporary.replace(target)
+    if loaded is None:
+        try:
+            loaded = read_definition(target)
+        except CheckpointError as error:
+            target.unlink()
+            raise DetectorInstallError(f"{candidate.name} is not a usable ensemble manifest: {error}") from None
     loaded.path = target
     return detector_register(path=target, name=name, make_default=make_default, loaded=loaded)
+
+
+def _install_members(manifest_file: Path, manifest_url: str, on_progress) -> None:
+    """An ensemble installs as one unit: each member it names comes from beside the manifest
+    (the same folder, or the same URL folder) into the models folder, checked against the
+    sha256 the manifest gives. A different file of a member's name already there is never
+    replaced: other detectors may use it."""
+    from .engine.checkpoint import file_sha256
+    from .engine.ensemble import read_manifest
+
+    models_dir = settings.DFD_MODELS_DIR
+    for member in read_manifest(manifest_file, check_members=False).members:
+        installed = models_dir / member.file
+        if installed.is_file() and file_sha256(installed) == member.sha256:
+            continue
+        if installed.exists():
+            raise DetectorInstallError(f"the models folder already has a different {member.file}")
+        source = (manifest_url.split("?", 1)[0].rsplit("/", 1)[0] + "/" + member.file if manifest_url
+                  else str(manifest_file.parent / member.file))
+        try:
+            detector_install(source=source, sha256=member.sha256, on_progress=on_progress)
+        except DetectorInstallError as error:
+            raise DetectorInstallError(f"member {member.file}: {error}") from None
 
 
 def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str, str]]:
@@ -247,7 +296,7 @@ def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str
     by_file = {detector.file: detector for detector in DetectorModel.objects.all()}
     models_dir = settings.DFD_MODELS_DIR
     for path in sorted(models_dir.glob("*")) if models_dir.exists() else []:
-        if path.suffix not in CHECKPOINT_SUFFIXES or not path.is_file():
+        if path.suffix not in DETECTOR_SUFFIXES or not path.is_file():
             continue
         if file_sha256(path) in known:
             continue
@@ -267,9 +316,9 @@ def detector_refresh(*, path, old_sha256: str = "") -> DetectorModel:
     metrics in it, so its sha256 changes). The row registered under ``old_sha256`` keeps its
     id, name, description and default flag and takes the new sha256 and metrics; without
     such a row the file is registered as new."""
-    from .engine.checkpoint import load_checkpoint
+    from .engine.detector import read_definition
 
-    loaded = load_checkpoint(path)
+    loaded = read_definition(path)
     with transaction.atomic():
         old = DetectorModel.objects.filter(sha256=old_sha256).first() if old_sha256 else None
         if old is not None and old.sha256 != loaded.sha256:

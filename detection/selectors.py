@@ -92,3 +92,9 @@ def detector_get(*, detector_id: int) -> DetectorModel:
     if detector is None:
         raise NotFound("No such detector.")
     return detector
+
+
+def detector_members(*, detector: DetectorModel) -> list[dict]:
+    """An ensemble's members, each with its registered detector where there is one."""
+    by_sha = {d.sha256: d for d in DetectorModel.objects.filter(sha256__in=[m["sha256"] for m in detector.members])}
+    return [{**member, "detector": by_sha.get(member["sha256"])} for member in detector.members]

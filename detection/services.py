@@ -282,7 +282,7 @@ def _save_results(analysis: Analysis, prediction) -> Analysis:
     poster = max(rows, key=lambda row: row.probability_fake).thumbnail.name if rows else ""
     return lifecycle.analysis_complete(
         analysis=analysis, frames=rows, verdict=prediction.label, band=prediction.band or "",
-        probability_fake=prediction.probability_fake,
+        probability_fake=prediction.probability_fake, member_scores=prediction.member_scores,
         confidence=prediction.confidence, frames_analysed=prediction.frames_analysed,
         frames_without_face=prediction.frames_without_face, timings=asdict(prediction.timings), poster=poster,
     )

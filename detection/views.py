@@ -167,5 +167,5 @@ def detector_detail(request, detector_id):
     detector = selectors.detector_get(detector_id=detector_id)
     return render(request, "detection/detector_detail.html", {
         "detector": detector, "status": registry.detector_check(detector), "metrics": detector.metrics,
-        "roc": roc_chart(detector.metrics.get("roc")),
+        "roc": roc_chart(detector.metrics.get("roc")), "members": selectors.detector_members(detector=detector),
     })

@@ -195,11 +195,15 @@ class AnalysisSerializer(AnalysisListItemSerializer):
     video_url = serializers.SerializerMethodField(help_text="The uploaded video.")
     timings = TimingsSerializer(read_only=True, help_text="Seconds per stage, once done.")
     frames = FrameSerializer(many=True, read_only=True, help_text="Per-frame scores, in video order.")
+    member_scores = serializers.DictField(
+        child=serializers.FloatField(), read_only=True,
+        help_text="For an ensemble detector: each member's own calibrated probability of manipulation, by member "
+                  "name (the verdict combines them); empty for a single-checkpoint detector or until done.")
 
     class Meta(AnalysisListItemSerializer.Meta):
         fields = AnalysisListItemSerializer.Meta.fields + [
-            "error_message", "attempts", "size_bytes", "sha256", "container", "duration_seconds", "width",
-            "height", "fps", "frames_requested", "frames_analysed", "frames_without_face", "strategy", "video_url",
+            "member_scores", "error_message", "attempts", "size_bytes", "sha256", "container", "duration_seconds",
+            "width", "height", "fps", "frames_requested", "frames_analysed", "frames_without_face", "strategy", "video_url",
             "timings", "started_at", "frames",
         ]
         read_only_fields = fields

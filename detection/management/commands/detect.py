@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-MODEL_SUFFIXES = (".pt", ".pth")
+MODEL_SUFFIXES = (".pt", ".pth", ".json")  # .json: an ensemble manifest
 STRATEGIES = ("uniform", "contiguous")  # detection.engine.video.STRATEGIES, without importing cv2 here
 
 
@@ -135,6 +135,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot use the model {model_path}: {exc}", returncode=2) from None
         except ValueError as exc:
             raise CommandError(str(exc), returncode=2) from None
+        if options["seed_exact"] and detector.variant == "ensemble":
+            raise CommandError("--seed-exact reproduces the seed's own checkpoint: choose a checkpoint with "
+                               "--detector, not an ensemble.", returncode=2)
 
         videos: list[Path] = options["videos"]
         entries = []
@@ -231,6 +234,9 @@ class Command(BaseCommand):
 
     def _only_checkpoint(self, models_dir: Path) -> Path:
         found = checkpoints_in(models_dir)
+        manifests = [path for path in found if path.suffix == ".json"]
+        if len(manifests) == 1:  # an ensemble and its members count as one detector
+            return manifests[0]
         if not found:
             raise CommandError(
                 f"No detector model found in {models_dir}. Install one with "
@@ -313,4 +319,8 @@ class Command(BaseCommand):
                 lines.append("  ".join(cells).rstrip())
             else:  # an error row: name, ERROR, then the message in full
                 lines.append(f"{row[0].ljust(widths[0])}  {row[1].ljust(widths[1])}  {row[2]}")
+        for entry in entries:  # an ensemble: what each member said
+            if entry["result"] is not None and entry["result"].member_scores:
+                said = ", ".join(f"{name} {p:.3f}" for name, p in entry["result"].member_scores.items())
+                lines.append(f"{Path(entry['video']).name}: members' P(fake): {said}")
         return "\n".join(lines)
