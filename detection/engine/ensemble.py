@@ -88,7 +88,8 @@ class EnsembleManifest:
             sequence_length=lead.sequence_length, input_size=lead.input_size,
             training_data=f"An ensemble of {len(self.members)} checkpoints: {backbones}.",
             metrics={**self.metrics, "calibration": self.calibration.to_dict(),
-                     "members": [{"name": m.name, "sha256": m.sha256, "weight": m.weight} for m in self.members]},
+                     "members": [{"name": m.name, "file": m.file, "sha256": m.sha256, "weight": m.weight}
+                                 for m in self.members]},
         )
 
 
