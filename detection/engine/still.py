@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from detection.engine.errors import VideoError
 from detection.engine.faces import FaceDetector, FaceLocation, crop, expand_box
 from detection.engine.predictor import FrameScore, Heatmap, Prediction, Timings
 from detection.engine.video import VideoInfo
+
+# face_recognition's import sets Pillow's process-wide LOAD_TRUNCATED_IMAGES, for its own
+# load_image_file (which nothing here uses): a cut-short upload would then decode as grey pixels
+# and pass. Imported above through faces.py, so this runs after it and stays.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 AGGREGATION = "most-suspicious-face"  # Prediction.aggregation of a still image
 # HOG runs on a copy with this long side: faces down to about 40 * long_side / 1280 px are
@@ -71,10 +76,10 @@ def probe_image(path: str | Path, *, max_pixels: int) -> ImageInfo:
             width, height = image.size
             if width * height > max_pixels:
                 raise TooManyPixels(width, height, max_pixels)
-            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             image_format = image.format or ""
-            image.verify()  # structure and checksums, without decoding
+            image.verify()  # structure and checksums, without decoding (must come first after open)
         with _open(path) as image:
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             image.load()  # decodes every pixel: a truncated or corrupt file fails here
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooManyPixels(None, None, max_pixels) from None
