@@ -11,7 +11,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from tests.videos import astronaut_head, background
+from tests.videos import astronaut_head, background  # noqa: F401 - background: tests use it from here
 
 SOURCE_TYPES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 

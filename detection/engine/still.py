@@ -171,4 +171,5 @@ def judge_still(
         video=VideoInfo(fps=0.0, frame_count=1, duration=0.0, width=width, height=height, rotation=0,
                         codec=info.format.lower()),
         strategy="all-faces", seed_exact=False, aggregation=AGGREGATION,
+        member_scores={} if top is None else dict(judgements[top].member_scores),
     )
