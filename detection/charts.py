@@ -47,3 +47,28 @@ def roc_chart(roc: dict | None, size: int = 260, pad: int = 34) -> dict | None:
         f"{pad + plot * fpr:.1f},{pad + plot * (1 - tpr):.1f}" for fpr, tpr in zip(roc["fpr"], roc["tpr"])
     )
     return {"size": size, "pad": pad, "plot": plot, "end": size - pad, "points": points}
+
+
+@dataclass(frozen=True)
+class StillBox:
+    """One face's box over a photo, in percent of its size, so the page's CSS overlay scales with it."""
+
+    index: int
+    number: int  # shown to people, from 1
+    left: float
+    top: float
+    width: float
+    height: float
+    probability: float
+
+
+def still_boxes(frames, width: int, height: int) -> list[StillBox]:
+    def percent(value: float, whole: int) -> float:
+        return round(100 * min(max(value / max(whole, 1), 0.0), 1.0), 3)
+
+    return [
+        StillBox(index=f.index, number=f.index + 1, left=percent(f.box["x"], width), top=percent(f.box["y"], height),
+                 width=percent(f.box["width"], width), height=percent(f.box["height"], height),
+                 probability=f.probability_fake)
+        for f in frames
+    ]

@@ -7,14 +7,14 @@ from .uploads import ACCEPT_ATTRIBUTE, ACCEPTED_NAMES
 
 class AnalysisUploadForm(forms.Form):
     file = forms.FileField(
-        label="Video",
-        help_text=f"{ACCEPTED_NAMES}; checked by its content, not its name.",
+        label="Video or photo",
+        help_text=f"{ACCEPTED_NAMES[0].upper()}{ACCEPTED_NAMES[1:]}; checked by its content, not its name.",
         widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
     )
     frames = forms.IntegerField(
         label="Frames to analyse", min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX,
         initial=settings.DFD_FRAMES_DEFAULT,
-        help_text="More frames look at more of the video and take longer.",
+        help_text="More frames look at more of the video and take longer. A photo is judged whole: every face in it.",
     )
     strategy = forms.ChoiceField(label="Which frames", choices=Analysis.Strategy.choices,
                                  initial=Analysis.Strategy.UNIFORM)

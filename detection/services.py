@@ -19,7 +19,7 @@ from django.db import transaction
 
 from dfdsite.errors import Invalid, NotAVideo, StorageUnavailable, Unavailable, UploadTooLarge
 
-from . import files, lifecycle, limits, registry
+from . import files, lifecycle, limits, provenance, registry
 from .engine.errors import CheckpointError, VideoError
 from .models import Analysis, DetectorModel, FrameResult, UploadLedgerEntry
 from .uploads import ACCEPTED_NAMES, CONTAINERS, declared_frame_size, display_name, sniff_container
@@ -73,7 +73,7 @@ def _copy_and_hash(source, destination, limit: int) -> tuple[int, str]:
 
 
 def upload_check(*, path: str, size_bytes: int, sha256: str) -> UploadCheck:
-    """Validate a video by its content: container, decodability, size in pixels and duration."""
+    """Validate a video or photo by its content: format, decodability, size in pixels and duration."""
     from .engine.video import probe  # decodes the first frame: a file without one fails here
 
     if size_bytes == 0:
@@ -81,7 +81,9 @@ def upload_check(*, path: str, size_bytes: int, sha256: str) -> UploadCheck:
     with open(path, "rb") as handle:
         container = sniff_container(handle.read(64))
     if container is None:
-        raise NotAVideo(f"This is not a video file we can read. Upload an {ACCEPTED_NAMES} video.", field="file")
+        raise NotAVideo(f"This is not a video or photo we can read. Upload {ACCEPTED_NAMES}.", field="file")
+    if CONTAINERS[container].kind == Analysis.MediaKind.IMAGE:
+        return _image_check(path=path, size_bytes=size_bytes, sha256=sha256, container=container)
     # A small file can claim enormous frames: refuse it from its header, before decoding.
     declared = declared_frame_size(path, container)
     if declared and declared[0] * declared[1] > settings.DFD_MAX_PIXELS:
@@ -100,11 +102,37 @@ def upload_check(*, path: str, size_bytes: int, sha256: str) -> UploadCheck:
     return UploadCheck(size_bytes, sha256, container, info.duration, info.width, info.height, info.fps)
 
 
-def _too_many_pixels(width: int, height: int) -> Invalid:
-    return Invalid(
-        f"The video is {width}x{height} pixels; the limit is {settings.DFD_MAX_PIXELS:,} pixels per frame.",
-        code="too_many_pixels", field="file",
-    )
+def _too_many_pixels(width: int | None, height: int | None, kind: str = "video") -> Invalid:
+    size = f"is {width}x{height} pixels" if width and height else "has too many pixels"
+    per = " per frame" if kind == "video" else ""
+    return Invalid(f"The {kind} {size}; the limit is {settings.DFD_MAX_PIXELS:,} pixels{per}.",
+                   code="too_many_pixels", field="file")
+
+
+def _image_check(*, path: str, size_bytes: int, sha256: str, container: str) -> UploadCheck:
+    """A still image: decodable to the last pixel, and no larger than a video frame may be (its
+    size is read from the header and refused before anything is decoded)."""
+    from .engine.still import ImageError, TooManyPixels, probe_image
+
+    try:
+        info = probe_image(path, max_pixels=settings.DFD_MAX_PIXELS)
+    except TooManyPixels as error:
+        raise _too_many_pixels(error.width, error.height, "image") from None
+    except ImageError as error:
+        raise NotAVideo(f"The image cannot be read: {error}", code="unreadable", field="file") from None
+    return UploadCheck(size_bytes, sha256, container, 0.0, info.width, info.height, 0.0)
+
+
+def _trust_anchors() -> str:
+    """The PEM certificates of DFD_C2PA_TRUST_ANCHORS; none (and a log line) when it cannot be read."""
+    if not settings.DFD_C2PA_TRUST_ANCHORS:
+        return ""
+    try:
+        with open(settings.DFD_C2PA_TRUST_ANCHORS, encoding="ascii") as handle:
+            return handle.read(4 << 20)
+    except (OSError, UnicodeDecodeError):
+        logger.exception("DFD_C2PA_TRUST_ANCHORS cannot be read: Content Credentials are read without trust anchors")
+        return ""
 
 
 def _options_check(*, frames: int, strategy: str) -> None:
@@ -130,14 +158,18 @@ def analysis_create(
     with tempfile.NamedTemporaryFile(suffix=".upload", dir=settings.FILE_UPLOAD_TEMP_DIR) as temp:
         size, sha256 = _copy_and_hash(file, temp, settings.DFD_MAX_UPLOAD_BYTES)
         check = upload_check(path=temp.name, size_bytes=size, sha256=sha256)
+        kind = CONTAINERS[check.container].kind
         analysis = Analysis(
-            owner=owner, original_name=display_name(getattr(file, "name", "") or "video"),
+            owner=owner, original_name=display_name(getattr(file, "name", "") or kind), media_kind=kind,
+            # Read here, from the local copy, once: the file never changes, so retries keep it.
+            provenance=provenance.provenance_read(path=temp.name, media_type=CONTAINERS[check.container].media_type,
+                                                  trust_anchors=_trust_anchors()),
             size_bytes=check.size_bytes, sha256=check.sha256, container=check.container,
             duration_seconds=check.duration_seconds, width=check.width, height=check.height, fps=check.fps,
             frames_requested=frames, strategy=strategy, detector=detector,
         )
         temp.seek(0)
-        name = f"{analysis.storage_prefix}video{CONTAINERS[check.container].extension}"
+        name = f"{analysis.storage_prefix}{kind}{CONTAINERS[check.container].extension}"
         try:
             analysis.video.name = default_storage.save(name, File(temp, name=name))
         except Exception:  # S3 unreachable, disk full: one answer for people, details in the log
@@ -207,15 +239,20 @@ def analysis_run(*, analysis_id) -> Analysis | None:
         with default_storage.open(analysis.video.name, "rb") as source, open(local_video, "wb") as target:
             shutil.copyfileobj(source, target, 1 << 20)
         detector = load_detector(registry.detector_resolve(detector_id=analysis.detector_id).path)
-        prediction = detector.predict(
-            local_video, frames=analysis.frames_requested, strategy=analysis.strategy, progress=report
-        )
+        if analysis.media_kind == Analysis.MediaKind.IMAGE:
+            from .engine.still import judge_still  # every face in the photo, each judged on its own
+
+            prediction = judge_still(detector, local_video, max_pixels=settings.DFD_MAX_PIXELS, progress=report)
+        else:
+            prediction = detector.predict(
+                local_video, frames=analysis.frames_requested, strategy=analysis.strategy, progress=report
+            )
         report("save", 0)
         return _save_results(analysis, prediction)
     except lifecycle.Superseded:
         pass
     except VideoError as error:
-        failure = f"The video could not be analysed: {error}"
+        failure = f"The {analysis.get_media_kind_display().lower()} could not be analysed: {error}"
     except SoftTimeLimitExceeded:
         failure = "The analysis took longer than the time limit. Try fewer frames or a shorter video."
     except Unavailable:

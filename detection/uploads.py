@@ -1,6 +1,6 @@
 """What an upload claims to be, read from its bytes before any decoder sees it. No Django.
 
-``sniff_container`` names the container from its magic bytes. ``declared_frame_size`` reads
+``sniff_container`` names the container (or still-image format) from its magic bytes. ``declared_frame_size`` reads
 the picture size the container declares (MP4/MOV track and sample entries, Matroska/WebM
 video tracks, AVI headers), so a tiny file that claims huge frames is refused before it is
 decoded. Both read a bounded number of bytes and never raise on malformed input.
@@ -19,18 +19,34 @@ class Container:
     label: str
     extension: str
     media_type: str
+    kind: str = "video"  # Analysis.MediaKind: "video" or "image"
 
 
-# The containers we accept: the one list every page, form, message and response reads.
+# The containers and still-image formats we accept: the one list every page, form, message and
+# response reads.
 CONTAINERS = {
     "mp4": Container("MP4", ".mp4", "video/mp4"),
     "mov": Container("MOV", ".mov", "video/quicktime"),
     "webm": Container("WebM", ".webm", "video/webm"),
     "mkv": Container("MKV", ".mkv", "video/x-matroska"),
     "avi": Container("AVI", ".avi", "video/x-msvideo"),
+    "jpeg": Container("JPEG", ".jpg", "image/jpeg", "image"),
+    "png": Container("PNG", ".png", "image/png", "image"),
+    "webp": Container("WebP", ".webp", "image/webp", "image"),
 }
-ACCEPTED_NAMES = ", ".join(c.label for c in list(CONTAINERS.values())[:-1]) + f" or {list(CONTAINERS.values())[-1].label}"
-ACCEPT_ATTRIBUTE = ",".join(["video/*", *(c.extension for c in CONTAINERS.values())])
+
+
+def _names(kind: str) -> str:
+    labels = [c.label for c in CONTAINERS.values() if c.kind == kind]
+    return ", ".join(labels[:-1]) + f" or {labels[-1]}"
+
+
+VIDEO_NAMES, IMAGE_NAMES = _names("video"), _names("image")
+ACCEPTED_NAMES = f"a video ({VIDEO_NAMES}) or a photo ({IMAGE_NAMES})"
+ACCEPT_ATTRIBUTE = ",".join([
+    "video/*", *(c.extension for c in CONTAINERS.values() if c.kind == "video"),
+    *(value for c in CONTAINERS.values() if c.kind == "image" for value in (c.media_type, c.extension)), ".jpeg",
+])
 
 MAX_BOXES = 10_000  # bounds the walk on a hostile file of many tiny boxes
 MKV_SCAN_BYTES = 4 << 20  # the Tracks element comes before the first Cluster, near the start
@@ -41,7 +57,14 @@ MKV_PIXEL_WIDTH, MKV_PIXEL_HEIGHT, MKV_CLUSTER = 0xB0, 0xBA, 0x1F43B675
 
 
 def sniff_container(head: bytes) -> str | None:
-    """Name the container from a file's first bytes, or None when it is not one we accept."""
+    """Name the container or image format from a file's first bytes, or None when it is not one we
+    accept (``CONTAINERS[name].kind`` says which of the two it is)."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
     if len(head) >= 12 and head[4:8] == b"ftyp":
         return "mov" if head[8:10] == b"qt" else "mp4"
     if head[:4] == b"\x1a\x45\xdf\xa3":

@@ -11,7 +11,7 @@ from dfdsite.http_errors import json_form_errors, status_for
 from dfdsite.middleware import large_body, wants_json
 
 from . import files, registry, selectors, services
-from .charts import roc_chart, score_chart
+from .charts import roc_chart, score_chart, still_boxes
 from .forms import AnalysisFilterForm, AnalysisRetryForm, AnalysisUploadForm
 from .models import Analysis
 
@@ -88,9 +88,14 @@ def analysis_detail(request, analysis_id):
     # Heat maps explain "manipulated": only the faces that pushed the verdict that way.
     heatmaps = [frame for frame in sorted(frames, key=lambda f: -f.probability_fake)
                 if frame.heatmap and frame.probability_fake >= 0.5]
+    still = analysis.media_kind == Analysis.MediaKind.IMAGE
     return render(request, "detection/analysis_detail.html", {
         "analysis": analysis, "frames": frames, "heatmaps": heatmaps, "no_worker": _no_worker_seen(analysis),
-        "chart": score_chart(frames, analysis.duration_seconds) if frames else None,
+        "chart": score_chart(frames, analysis.duration_seconds) if frames and not still else None,
+        # A photo: each face's box over it, and the face whose score is the verdict.
+        "noun": "photo" if still else "video",
+        "still_boxes": still_boxes(frames, analysis.width, analysis.height) if still else [],
+        "top_face": max(frames, key=lambda f: f.probability_fake) if still and frames else None,
         "retry_form": AnalysisRetryForm(analysis=analysis) if analysis.is_finished else None,
     })
 

@@ -210,6 +210,9 @@ DFD_MODELS_DIR = Path(env_str("DFD_MODELS_DIR", str(BASE_DIR / "models")))
 DFD_MAX_UPLOAD_BYTES = env_int("DFD_MAX_UPLOAD_MB", 200) * 1024 * 1024
 DFD_MAX_DURATION_SECONDS = env_int("DFD_MAX_DURATION_SECONDS", 600)
 DFD_MAX_PIXELS = env_int("DFD_MAX_PIXELS", 3840 * 2160)
+# Content Credentials (detection/provenance.py): a PEM file of the certificates whose signers count
+# as trusted (the C2PA trust list, say); without it, valid credentials read "signer on no trust list".
+DFD_C2PA_TRUST_ANCHORS = env_str("DFD_C2PA_TRUST_ANCHORS", "")
 DFD_FRAMES_MIN, DFD_FRAMES_MAX, DFD_FRAMES_DEFAULT = 10, 100, 20
 DFD_MAX_RUNNING_PER_USER = env_int("DFD_MAX_RUNNING_PER_USER", 5)
 # Failed sign-ins are counted per (account, address), per account and per address (see

@@ -72,7 +72,7 @@ class AnalysisCreateSerializer(serializers.Serializer):
     """multipart/form-data: the same fields, limits and messages as the upload form."""
 
     file = serializers.FileField(
-        help_text=f"The video: {ACCEPTED_NAMES}, recognised by its content.",
+        help_text=f"The file: {ACCEPTED_NAMES}, recognised by its content. A photo's every face is judged.",
         error_messages={"required": "This field is required."},
     )
     frames = serializers.IntegerField(
@@ -147,6 +147,40 @@ class TimingsSerializer(serializers.Serializer):
     total = serializers.FloatField(required=False, help_text="Seconds in all.")
 
 
+_TEXT = {"type": "string"}
+PROVENANCE_SCHEMA = {
+    "type": "object",
+    "description": "Content Credentials (C2PA) read from the file when it was uploaded; empty (`{}`) when it has "
+                   "none. Evidence of another kind than the verdict: who says they made or edited the file, not "
+                   "whether faces were manipulated.",
+    "properties": {
+        "state": {"type": "string", "enum": ["trusted", "untrusted", "valid", "invalid", "unreadable"],
+                  "description": "`trusted`: signature and file match and the signer is on our trust list; "
+                                 "`untrusted`: they match, but the signer is on no trust list we have; `valid`: they "
+                                 "match, trust not checked; `invalid`: the file changed since it was signed, or the "
+                                 "signature is broken (see `errors`); `unreadable`: a manifest that cannot be read."},
+        "signer": {"type": "object", "nullable": True, "properties": {
+            name: _TEXT for name in ("common_name", "issuer", "algorithm", "serial_number", "time")}},
+        "claim_generator": {**_TEXT, "description": "The tool that wrote the manifest."},
+        "title": _TEXT,
+        "actions": {"type": "array", "items": {"type": "object", "properties": {
+            name: _TEXT for name in ("action", "digital_source_type", "software_agent", "when")}}},
+        "ai_generated": {"type": "boolean",
+                         "description": "The manifest declares generation by AI (e.g. trainedAlgorithmicMedia)."},
+        "ai_markers": {"type": "array", "items": _TEXT},
+        "ingredients": {"type": "array", "items": _TEXT, "description": "Titles of the files it was made from."},
+        "manifests": {"type": "integer", "description": "Manifests in the file: one per signed step."},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {"code": _TEXT, "explanation": _TEXT}}},
+        "library": {**_TEXT, "description": "The reader that judged it."},
+    },
+}
+
+
+@extend_schema_field(PROVENANCE_SCHEMA)
+class ProvenanceField(serializers.JSONField):
+    pass
+
+
 class AnalysisListItemSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="This analysis in the API: poll it until `finished`.")
     web_url = serializers.SerializerMethodField(help_text="Its page on the site.")
@@ -166,9 +200,13 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = Analysis
         fields = ["id", "url", "web_url", "file_name", "status", "stage", "progress", "finished", "verdict",
-                  "band", "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at"]
+                  "band", "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at",
+                  "media_kind"]
         read_only_fields = fields
         extra_kwargs = {
+            "media_kind": {"help_text": "`video`, or `image` for a photo: every face in it is judged (one entry "
+                                        "in `frames` per face, `index` its number) and the verdict is the most "
+                                        "suspicious face's."},
             "progress": {"help_text": "Percent done."},
             "probability_fake": {"help_text": "Probability that the video is manipulated, 0 to 1; null until done."},
             "confidence": {"help_text": "Confidence in the verdict, 0.5 to 1; null until done or with no face."},
@@ -194,7 +232,9 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
 class AnalysisSerializer(AnalysisListItemSerializer):
     video_url = serializers.SerializerMethodField(help_text="The uploaded video.")
     timings = TimingsSerializer(read_only=True, help_text="Seconds per stage, once done.")
-    frames = FrameSerializer(many=True, read_only=True, help_text="Per-frame scores, in video order.")
+    frames = FrameSerializer(many=True, read_only=True,
+                             help_text="Per-frame scores, in video order; for a photo, one per face.")
+    provenance = ProvenanceField(read_only=True)
     member_scores = serializers.DictField(
         child=serializers.FloatField(), read_only=True,
         help_text="For an ensemble detector: each member's own calibrated probability of manipulation, by member "
@@ -203,8 +243,8 @@ class AnalysisSerializer(AnalysisListItemSerializer):
     class Meta(AnalysisListItemSerializer.Meta):
         fields = AnalysisListItemSerializer.Meta.fields + [
             "member_scores", "error_message", "attempts", "size_bytes", "sha256", "container", "duration_seconds",
-            "width", "height", "fps", "frames_requested", "frames_analysed", "frames_without_face", "strategy", "video_url",
-            "timings", "started_at", "frames",
+            "width", "height", "fps", "frames_requested", "frames_analysed", "frames_without_face", "strategy",
+            "video_url", "timings", "started_at", "frames", "provenance",
         ]
         read_only_fields = fields
 

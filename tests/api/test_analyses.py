@@ -45,7 +45,7 @@ def test_upload_defaults_and_a_chosen_detector(api, detector, face_video_bytes):
 
 
 @pytest.mark.parametrize("make, code, message", [
-    (lambda d: videos.text_file(d / "notes.mp4"), "not_video", "not a video file"),
+    (lambda d: videos.text_file(d / "notes.mp4"), "not_video", "not a video or photo"),
     (lambda d: videos.truncated_copy(videos.face_video(d / "ok.mp4", seconds=1), d / "cut.mp4", 0.3),
      "unreadable", "cannot be read"),
     (lambda d: videos.zero_byte_file(d / "empty.mp4"), "invalid", "The submitted file is empty."),

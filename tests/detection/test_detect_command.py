@@ -86,23 +86,25 @@ def test_json_output_and_a_bad_file(material, tmp_path):
     assert len(list(saved.glob("heatmap-*.png"))) == 3
 
 
-def test_a_still_image_is_an_error_not_a_video_without_faces(material, tmp_path):
-    """Finding 10: OpenCV reads a PNG as a one-frame video: it came out as "NO FACE 0/20", or
-    with a face as a verdict from 1 of 20 frames, and exit status 0."""
-    import cv2
+def test_a_photo_is_judged_face_by_face_and_other_images_are_refused(material, tmp_path):
+    """A JPEG, PNG or WebP is judged as the site judges it: every face on its own, the most
+    suspicious decides. Other images (GIF) are still refused, saying what they are, rather
+    than read by OpenCV as a one-frame video without a face."""
+    from tests import stills
 
-    from tests.videos import astronaut_head
-
-    image = tmp_path / "face.png"
-    cv2.imwrite(str(image), astronaut_head())
-    cv2.imwrite(str(tmp_path / "face.jpg"), astronaut_head())
-    run = detect(image, tmp_path / "face.jpg", "--model", material["checkpoint"], var_dir=tmp_path / "var")
+    photo = tmp_path / "two.png"
+    photo.write_bytes(stills.encode(stills.face_photo(faces=2), ".png"))
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 200)
+    run = detect(photo, gif, "--model", material["checkpoint"], "--json", var_dir=tmp_path / "var")
     assert run.returncode == 1, run.stdout
-    assert "face.png: This is a PNG image, not a video." in run.stderr
-    assert "face.jpg: This is a JPEG image, not a video." in run.stderr
-    rows = run.stdout.splitlines()[1:3]
-    assert [row.split()[:2] for row in rows] == [["face.png", "ERROR"], ["face.jpg", "ERROR"]]
-    assert "2 of 2 videos could not be analysed" in run.stderr
+    judged, refused = json.loads(run.stdout)
+    result = judged["result"]
+    assert result["aggregation"] == "most-suspicious-face" and result["frames_analysed"] == 2
+    assert result["probability_fake"] == max(face["probability_fake"] for face in result["frames"])
+    assert [face["timestamp"] for face in result["frames"]] == [0.0, 0.0]
+    assert refused["ok"] is False
+    assert "This is a GIF image, not a video or a JPEG, PNG or WebP photo." in refused["error"]
 
 
 def test_table_output_with_the_model_found_in_the_models_folder(material, tmp_path):

@@ -31,10 +31,10 @@ def test_create_stores_video_and_metadata(alice, detector, face_video_bytes):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: videos.text_file(d / "notes.mp4"), "not a video file"),
+    (lambda d: videos.text_file(d / "notes.mp4"), "not a video or photo"),
     (lambda d: videos.zero_byte_file(d / "empty.mp4"), "empty"),
     (lambda d: videos.truncated_copy(videos.face_video(d / "ok.mp4", seconds=1), d / "cut.mp4", 0.3), "cannot be read"),
-    (lambda d: videos.random_bytes_file(d / "noise.mp4"), "not a video file"),
+    (lambda d: videos.random_bytes_file(d / "noise.mp4"), "not a video or photo"),
 ])
 def test_bad_files_are_refused_and_nothing_is_stored(alice, detector, tmp_path, make, message):
     path = make(tmp_path)

@@ -56,7 +56,7 @@ def test_upload_by_xhr_answers_json(alice_client, detector, face_video_bytes):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda d: videos.text_file(d / "notes.mp4"), "not a video file"),
+    (lambda d: videos.text_file(d / "notes.mp4"), "not a video or photo"),
     (lambda d: videos.truncated_copy(videos.face_video(d / "ok.mp4", seconds=1), d / "cut.mp4", 0.3), "cannot be read"),
     (lambda d: videos.zero_byte_file(d / "empty.mp4"), "empty"),
 ])

@@ -1,8 +1,10 @@
-"""``python manage.py detect VIDEO [VIDEO ...]``: analyse videos from the command line.
+"""``python manage.py detect FILE [FILE ...]``: analyse videos and photos from the command line.
 
 A thin shell around ``detection.engine``: results go to stdout (a table, or JSON with
 ``--json``), progress to stderr. Exit status: 0 when every video was analysed, 1 when any
 video could not be read (the others are still analysed), 2 when no usable model was found.
+A JPEG, PNG or WebP photo is judged as the site judges one: every face in it, the verdict its
+most suspicious face (``detection.engine.still``).
 
 The detector is the registry's default (``detection.registry``, as for the worker and the
 API), or the one named with ``--detector NAME|ID|PATH``; a path is used as given. Without a
@@ -22,6 +24,7 @@ from django.db import DatabaseError
 
 MODEL_SUFFIXES = (".pt", ".pth", ".json")  # .json: an ensemble manifest
 STRATEGIES = ("uniform", "contiguous")  # detection.engine.video.STRATEGIES, without importing cv2 here
+STILL_AGGREGATION = "most-suspicious-face"  # detection.engine.still.AGGREGATION
 
 
 def int_at_least(minimum: int):
@@ -48,19 +51,24 @@ def looks_like_path(text: str) -> bool:
     return "/" in text or "\\" in text or Path(text).suffix.lower() in MODEL_SUFFIXES or Path(text).is_file()
 
 
-def refuse_still_image(path: Path) -> None:
-    """OpenCV reads a PNG or JPEG as a one-frame video, which would come out as "no face":
-    say what the file is instead."""
+def still_image_kind(path: Path) -> bool:
+    """True for a photo we judge (JPEG, PNG, WebP). OpenCV reads other images (GIF, TIFF) as
+    one-frame videos, which would come out as "no face": those are refused, saying what they are."""
     from detection.engine.errors import VideoError
-    from detection.uploads import sniff_image
+    from detection.uploads import CONTAINERS, sniff_container, sniff_image
 
     try:
         with open(path, "rb") as handle:
-            image = sniff_image(handle.read(16))
+            head = handle.read(64)
     except OSError:
-        return  # the reader says what is wrong with the path
+        return False  # the reader says what is wrong with the path
+    container = sniff_container(head)
+    if container and CONTAINERS[container].kind == "image":
+        return True
+    image = sniff_image(head)
     if image:
-        raise VideoError(f"This is {image}, not a video. detect analyses videos (MP4, MOV, WebM, MKV, AVI, ...).")
+        raise VideoError(f"This is {image}, not a video or a JPEG, PNG or WebP photo.")
+    return False
 
 
 class Command(BaseCommand):
@@ -73,7 +81,8 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files to analyse")
+        parser.add_argument("videos", nargs="+", type=Path, metavar="FILE",
+                            help="video files (or JPEG, PNG, WebP photos) to analyse")
         parser.add_argument(
             "--detector",
             metavar="NAME|ID|PATH",
@@ -125,6 +134,7 @@ class Command(BaseCommand):
 
         from detection.engine.detector import load_detector
         from detection.engine.errors import CheckpointError, VideoError
+        from detection.engine.still import judge_still
 
         # FFmpeg's own complaints ("moov atom not found") would repeat the VideoError message.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -144,15 +154,20 @@ class Command(BaseCommand):
         for number, video in enumerate(videos, start=1):
             prefix = f"[{number}/{len(videos)}] {video.name}"
             try:
-                refuse_still_image(video)
-                prediction = detector.predict(
-                    video,
-                    frames=options["frames"],
-                    strategy=options["strategy"],
-                    seed_exact=options["seed_exact"],
-                    heatmaps=options["heatmaps"],
-                    progress=self._progress_printer(prefix),
-                )
+                if still_image_kind(video):
+                    prediction = judge_still(
+                        detector, video, max_pixels=settings.DFD_MAX_PIXELS, heatmaps=options["heatmaps"],
+                        progress=self._progress_printer(prefix),
+                    )
+                else:
+                    prediction = detector.predict(
+                        video,
+                        frames=options["frames"],
+                        strategy=options["strategy"],
+                        seed_exact=options["seed_exact"],
+                        heatmaps=options["heatmaps"],
+                        progress=self._progress_printer(prefix),
+                    )
             except VideoError as exc:
                 self.stderr.write(f"{prefix}: {exc}")
                 entries.append({"video": str(video), "ok": False, "error": str(exc), "result": None})
@@ -304,7 +319,8 @@ class Command(BaseCommand):
                     result.label.upper().replace("_", " "),
                     f"{result.probability_fake:.3f}" if has_score else "-",
                     f"{result.confidence:.1%}" if has_score else "-",
-                    f"{result.frames_analysed}/{result.frames_requested}",
+                    f"{result.frames_analysed} faces" if result.aggregation == STILL_AGGREGATION
+                    else f"{result.frames_analysed}/{result.frames_requested}",
                     str(result.frames_without_face),
                     f"{result.timings.total:.2f}",
                 )
