@@ -188,6 +188,10 @@ class Analysis(models.Model):
         return [(STAGE_LABELS.get(stage, stage), seconds) for stage, seconds in self.timings.items()]
 
     @property
+    def media_noun(self) -> str:
+        return "photo" if self.media_kind == self.MediaKind.IMAGE else "video"
+
+    @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
 

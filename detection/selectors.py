@@ -68,6 +68,12 @@ def analysis_get(*, owner, analysis_id) -> Analysis:
     return analysis
 
 
+def frames_that_looked_manipulated(frames) -> list:
+    """Heat maps explain "manipulated": only the faces that pushed the verdict that way, most suspicious first."""
+    return [frame for frame in sorted(frames, key=lambda f: -f.probability_fake)
+            if frame.heatmap and frame.probability_fake >= 0.5]
+
+
 def analysis_counts(*, owner) -> dict[str, int]:
     return Analysis.objects.filter(owner=owner).aggregate(
         total=Count("id"),

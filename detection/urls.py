@@ -18,4 +18,6 @@ urlpatterns = [
          name="frame_thumbnail"),
     path("<uuid:analysis_id>/frames/<int:index>/heatmap.jpg", views.analysis_file, {"kind": "heatmap"},
          name="frame_heatmap"),
+    path("<uuid:analysis_id>/report.pdf", views.analysis_report_pdf, name="analysis_report_pdf"),
+    path("<uuid:analysis_id>/report.json", views.analysis_report_json, name="analysis_report_json"),
 ]

@@ -10,7 +10,7 @@ from dfdsite.errors import Conflict, DomainError, LimitReached, StorageUnavailab
 from dfdsite.http_errors import json_form_errors, status_for
 from dfdsite.middleware import large_body, wants_json
 
-from . import files, registry, selectors, services
+from . import files, registry, reports, selectors, services
 from .charts import roc_chart, score_chart, still_boxes
 from .forms import AnalysisFilterForm, AnalysisRetryForm, AnalysisUploadForm
 from .models import Analysis
@@ -85,9 +85,10 @@ def _no_worker_seen(analysis: Analysis) -> bool:
 def analysis_detail(request, analysis_id):
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
     frames = list(analysis.frames.all())
-    # Heat maps explain "manipulated": only the faces that pushed the verdict that way.
-    heatmaps = [frame for frame in sorted(frames, key=lambda f: -f.probability_fake)
-                if frame.heatmap and frame.probability_fake >= 0.5]
+    for frame in frames:  # detection/_frames.html is shared with share links, which serve them by token
+        frame.thumbnail_url = reverse("detection:frame_thumbnail", args=[analysis.id, frame.index])
+        frame.heatmap_url = reverse("detection:frame_heatmap", args=[analysis.id, frame.index])
+    heatmaps = selectors.frames_that_looked_manipulated(frames)
     still = analysis.media_kind == Analysis.MediaKind.IMAGE
     return render(request, "detection/analysis_detail.html", {
         "analysis": analysis, "frames": frames, "heatmaps": heatmaps, "no_worker": _no_worker_seen(analysis),
@@ -157,6 +158,18 @@ def analysis_file(request, analysis_id, kind, index=None):
     """A stored file, to its owner only (see detection.files)."""
     analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
     return files.serve_analysis_file(analysis, kind, index, range_header=request.headers.get("Range", ""))
+
+
+@require_GET
+def analysis_report_pdf(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    return reports.report_pdf_response(analysis)
+
+
+@require_GET
+def analysis_report_json(request, analysis_id):
+    analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+    return reports.report_json_response(analysis)
 
 
 @require_GET

@@ -18,6 +18,7 @@ def favicon(request):
 urlpatterns = [
     path("", detection_views.home, name="home"),
     path("analyses/", include("detection.urls")),
+    path("", include("sharing.urls")),
     path("detectors/", detection_views.detector_list, name="detector_list"),
     path("detectors/<int:detector_id>/", detection_views.detector_detail, name="detector_detail"),
     path("accounts/", include("accounts.urls")),

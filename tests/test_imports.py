@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.processes import REPO_ROOT
 
-PACKAGES = ("accounts", "detection", "dfdsite")
+PACKAGES = ("accounts", "detection", "dfdsite", "sharing")
 
 
 def module_name(path: Path) -> str:

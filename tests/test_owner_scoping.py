@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services as account_services
 from detection import services
+from sharing.services import share_link_create
 from tests.helpers import upload
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.django_db
 OWNED = {
     "analysis_id": "analysis",
     "token_id": "token",
+    "link_id": "share link",
     "uidb64": None,  # password reset links: the signed token in the link is the authorisation
-    "token": None,
+    "token": None,  # and share links: the random token in the link is the authorisation
     "detector_id": None,  # detectors are shared by everyone on the platform
 }
 
@@ -44,7 +46,8 @@ def alices_things(alice, detector, face_video_bytes):
     analysis = services.analysis_run(analysis_id=analysis.id)
     frame = analysis.frames.exclude(heatmap="").first()
     token, _ = account_services.token_create(user=alice, name="alice's")
-    return {"analysis_id": analysis.id, "index": frame.index, "token_id": token.id}
+    link, _ = share_link_create(analysis=analysis)
+    return {"analysis_id": analysis.id, "index": frame.index, "token_id": token.id, "link_id": link.id}
 
 
 def test_every_route_with_a_persons_object_is_404_for_anyone_else(client, bob, alices_things):

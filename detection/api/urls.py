@@ -22,6 +22,9 @@ urlpatterns = [
          name="frame-thumbnail"),
     path("analyses/<uuid:analysis_id>/frames/<int:index>/heatmap/", views.FrameHeatmapApi.as_view(),
          name="frame-heatmap"),
+    path("analyses/<uuid:analysis_id>/report.pdf", views.AnalysisReportPdfApi.as_view(), name="analysis-report-pdf"),
+    path("analyses/<uuid:analysis_id>/report.json", views.AnalysisReportJsonApi.as_view(),
+         name="analysis-report-json"),
     path("detectors/", views.DetectorListApi.as_view(), name="detector-list"),
     path("health/", views.HealthApi.as_view(), name="health"),
 ]

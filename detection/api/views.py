@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from dfdsite.api import ApiView, error_responses
 
-from .. import files, selectors, services
+from .. import files, reports, selectors, services
 from ..uploads import CONTAINERS
 from . import serializers as s
 from .health import health_check
@@ -192,6 +192,38 @@ class FrameHeatmapApi(AnalysisFileApi):
     @_file_schema("analyses_frame_heatmap", "A frame's heat map (JPEG)", ["image/jpeg"])
     def get(self, request, analysis_id, index):
         return super().get(request, analysis_id, index)
+
+
+class AnalysisReportPdfApi(ApiView):
+    name = "Analysis report (PDF)"
+    content_negotiation_class = _FirstRenderer
+
+    @extend_schema(
+        operation_id="analyses_report_pdf", summary="The report of a done analysis, as a printable A4 PDF",
+        description="The verdict and its reading, the score per frame, the most suspicious faces with their heat "
+                    "maps, the file's and the detector's fingerprints, timings and the limits of the method. "
+                    "`409` until the analysis is done.",
+        responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF."),
+                   **error_responses(401, 404, 409, 429, 503)},
+    )
+    def get(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        return reports.report_pdf_response(analysis)
+
+
+class AnalysisReportJsonApi(ApiView):
+    name = "Analysis report (JSON)"
+
+    @extend_schema(
+        operation_id="analyses_report_json", summary="The report of a done analysis, as JSON (dfd-report/1)",
+        description="The same facts as the PDF, in the versioned schema `dfd-report/1` (its `schema` field), "
+                    "documented field by field in docs/report-schema.md. `409` until the analysis is done.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="The report."),
+                   **error_responses(401, 404, 409, 429)},
+    )
+    def get(self, request, analysis_id):
+        analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
+        return reports.report_json_response(analysis)
 
 
 # --- Detectors and health ----------------------------------------------------------------------

@@ -51,3 +51,11 @@ def score(value):
     if value is None or value == "":
         return "—"
     return f"{float(value) * 100:.0f}"
+
+
+@register.simple_tag
+def verdict_reading(analysis):
+    """{% verdict_reading analysis as reading %}: the verdict's title and sentence (detection.readings)."""
+    from detection.readings import verdict_reading as reading
+
+    return reading(analysis)

@@ -5,10 +5,14 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.request
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from detection.models import Analysis
+from sharing.models import ShareLink
 from tests.helpers import PASSWORD
 from tests.processes import REPO_ROOT
 
@@ -46,12 +50,22 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     analysis = Analysis.objects.get()
     assert analysis.owner == alice and analysis.status == "done", analysis.error_message
 
-    # The last JSON printed is the finished analysis, as the API describes it.
-    shown = json.loads(result.stdout[result.stdout.index("{"):])
+    # The JSON printed is the finished analysis, as the API describes it; the share link follows it.
+    printed, share_url = result.stdout.rstrip().rsplit("\n", 1)
+    shown = json.loads(printed[printed.index("{"):])
     assert shown["id"] == str(analysis.id) and shown["status"] == "done" and shown["finished"] is True
     assert shown["verdict"] in ("real", "fake") and 0 <= shown["probability_fake"] <= 1
     assert len(shown["frames"]) == analysis.frames_analysed >= 19
     assert shown["frames_requested"] == 20 and shown["file_name"] == "video.mp4"
     assert (session / "face.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert (session / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    report = json.loads((session / "report.json").read_text())
+    assert report["schema"] == "dfd-report/1" and report["analysis"]["id"] == str(analysis.id)
+    assert report["verdict"]["probability_fake"] == shown["probability_fake"]
+    link = ShareLink.objects.get(analysis=analysis)
+    assert share_url.startswith(f"{live_server.url}/shared/") and not link.include_video
+    assert timedelta(days=6, hours=23) < link.expires_at - timezone.now() <= timedelta(days=7)
+    with urllib.request.urlopen(share_url) as shared:  # no token, no cookie: the link alone
+        assert shared.status == 200 and b"Shared by <strong>alice</strong>" in shared.read()
     token = alice.api_tokens.get()
     assert token.name == "my-laptop" and token.last_used_at is not None

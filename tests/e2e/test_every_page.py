@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from sharing.services import share_link_create
 from tests.e2e.conftest import axe_violations, sideways_scroll, widest_elements
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -27,9 +28,11 @@ def signed_in_pages(detector, finished, make_analysis) -> list:
         dict(status="done", verdict="no_face", frames_requested=20),
     ]
     others = [make_analysis(**state) for state in states]
+    _, token = share_link_create(analysis=finished, include_video=True)
     return [
         "/", "/analyses/", "/analyses/?sort=oldest&status=done", "/analyses/new/",
         f"/analyses/{finished.id}/", *[f"/analyses/{analysis.id}/" for analysis in others],
+        f"/analyses/{finished.id}/share-links/", f"/shared/{token}/", (f"/shared/{'x' * 43}/", 404),
         "/detectors/", f"/detectors/{detector.id}/",
         "/accounts/profile/", "/accounts/tokens/", "/accounts/password/change/", "/accounts/password/change/done/",
         "/api/v1/docs/", "/api/v1/redoc/", (f"/analyses/{uuid.uuid4()}/", 404), ("/no-such-page/", 404),
