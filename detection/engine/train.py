@@ -125,7 +125,7 @@ def prepare(config: TrainConfig) -> Material:
     ):
         raise ValueError("the training split needs real and fake faces (or reals with landmarks to self-blend)")
     log.info("samples: %d train, %d validation, %d test kept apart (%d without a usable face left out)",
-             len(train), len(val), len(_test), len(samples) - len(train) - len(val) - len(_test))
+             len(train), len(val), len(_test), sum(s.path not in crops for s in samples))
     return Material(train, val, crops)
 
 

@@ -164,3 +164,28 @@ def test_calibration_is_fitted_on_one_half_reported_on_the_other_and_stored(trai
     assert Calibration.from_dict(stored["calibration"]) == calibration
     assert stored["training"] == load_checkpoint(out / "best.pt").metadata.metrics["training"]
     assert json.loads((tmp_path / "report" / "calibration.json").read_text())["calibration"] == result["calibration"]
+
+
+def test_compare_builds_an_ensemble_on_validation_and_reports_test_per_compression(trained, cache_dir, tmp_path):
+    import shutil
+
+    from detection.engine import compare
+    from detection.engine.detector import load_detector
+
+    config, _, out = trained
+    folder = tmp_path / "models"
+    folder.mkdir()
+    first, second = shutil.copy(out / "best.pt", folder / "first.pt"), shutil.copy(out / "last.pt", folder / "second.pt")
+    manifest = folder / "pair.json"
+    code = compare.main([str(first), str(second), "--data", config.data[0], "--cache-dir", str(cache_dir),
+                         "--device", "cpu", "--out", str(tmp_path / "report"), "--ensemble", str(manifest)])
+    assert code == 0
+    result = json.loads((tmp_path / "report" / "compare.json").read_text())
+    assert list(result["table"]) == ["as uploaded", "H.264 c23", "H.264 c40"]
+    for by_name in result["table"].values():
+        assert list(by_name) == ["first", "second", "ensemble"]
+        assert all(len(figures["overall"]["auc_95"]) == 2 for figures in by_name.values())
+    assert "| H.264 c40 | ensemble |" in (tmp_path / "report" / "compare.md").read_text()
+    ensemble = load_detector(manifest, device="cpu")
+    assert [w for w in result["weights"] if w > 0] == ensemble.weights
+    assert ensemble.calibration.to_dict()["temperature"] == result["calibration"]["temperature"]
