@@ -96,6 +96,7 @@ def analysis_detail(request, analysis_id):
         # A photo: each face's box over it, and the face whose score is the verdict.
         "noun": "photo" if still else "video",
         "still_boxes": still_boxes(frames, analysis.width, analysis.height) if still else [],
+        "still_url": reverse("detection:analysis_video", args=[analysis.id]),
         "top_face": max(frames, key=lambda f: f.probability_fake) if still and frames else None,
         "retry_form": AnalysisRetryForm(analysis=analysis) if analysis.is_finished else None,
     })

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from detection import files, reports
 from detection import selectors as detection_selectors
-from detection.charts import score_chart
+from detection.charts import score_chart, still_boxes
 from dfdsite.errors import DomainError, NotFound
 from dfdsite.http_errors import status_for
 
@@ -68,11 +68,15 @@ def shared_analysis(request, token):
     for frame in frames:
         frame.thumbnail_url = reverse("sharing:shared_thumbnail", args=[token, frame.index])
         frame.heatmap_url = reverse("sharing:shared_heatmap", args=[token, frame.index])
+    still = analysis.media_kind == analysis.MediaKind.IMAGE
     response = render(request, "sharing/shared_analysis.html", {
         "link": link, "token": token, "analysis": analysis, "frames": frames, "shared": True,
         "no_video": not link.include_video,
         "heatmaps": detection_selectors.frames_that_looked_manipulated(frames),
-        "chart": score_chart(frames, analysis.duration_seconds) if frames else None,
+        "chart": score_chart(frames, analysis.duration_seconds) if frames and not still else None,
+        "still_boxes": still_boxes(frames, analysis.width, analysis.height) if still else [],
+        "still_url": reverse("sharing:shared_video", args=[token]),
+        "top_face": max(frames, key=lambda f: f.probability_fake) if still and frames else None,
     })
     return _noindex(response)
 
