@@ -16,7 +16,10 @@ other work only adds time), for each clip and each ``--frames`` count, uniform s
 
 - before: sequential decoding (``seek=False``) and the old per-frame face search
   (``FaceDetector()``: HOG on a 480 px copy of every frame, largest face);
-- after: the defaults (seeking decoding, ``FaceTracker``).
+- after: the defaults (seeking decoding, ``FaceTracker``);
+- ensemble (with ``--ensemble MANIFEST``, by default the committed ensemble when there is one):
+  the same defaults with every member judging the faces; its ratio column is ensemble / after,
+  what the ensemble costs over v1 alone.
 
 ``--seed-way`` also times the seed project's way on the short 720p clip (model reloaded per
 video, first frames read one by one, HOG on full frames).
@@ -45,12 +48,14 @@ sys.path.insert(0, str(ROOT))
 import torch
 
 from detection.engine.checkpoint import load_checkpoint
+from detection.engine.ensemble import Ensemble
 from detection.engine.faces import FaceDetector
 from detection.engine.predictor import Predictor
 from tests import videos
 from tests.engine import seed_reference
 
 DEFAULT_CHECKPOINT = ROOT / "models" / "dfd-efficientnet-lite0-v1.pt"
+DEFAULT_ENSEMBLE = ROOT / "models" / "dfd-ensemble-v2.json"
 STAGES = ("decode", "faces", "model", "cam", "total", "cpu")
 CACHE_VERSION = 1  # bump when the clips' content changes
 
@@ -154,7 +159,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--checkpoint", type=Path, help=f"default: {DEFAULT_CHECKPOINT.relative_to(ROOT)}")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dfd-bench-clips")
-    parser.add_argument("--only", choices=("before", "after"), help="time one side only")
+    parser.add_argument("--only", choices=("before", "after", "ensemble"), help="time one side only")
+    parser.add_argument("--ensemble", type=Path, default=DEFAULT_ENSEMBLE if DEFAULT_ENSEMBLE.is_file() else None,
+                        help="an ensemble manifest to time beside v1 (default: the committed one, if any)")
     parser.add_argument(
         "--seed-way", action="store_true", help="also time the seed's way on the 720p 10 s clip"
     )
@@ -177,6 +184,8 @@ def main() -> int:
         "before": Predictor(loaded, device=args.device, face_detector=FaceDetector(), seek=False),
         "after": Predictor(loaded, device=args.device),
     }
+    if args.ensemble:
+        sides["ensemble"] = Ensemble.from_manifest(args.ensemble, device=args.device)
     if args.only:
         sides = {args.only: sides[args.only]}
     print(
@@ -209,19 +218,21 @@ def main() -> int:
     print(f"seconds, warm, best of {args.runs} run(s) per stage; faces: frames with a face / frames decoded")
     print(f"keyframe every {args.gop} frames at {args.fps:g} fps; load average now {os.getloadavg()[0]:.2f}")
     header = f"{'clip':<30}{'frames':>7}  {'stage':<7}" + "".join(f"{side:>9}" for side in sides)
-    if len(sides) == 2:
-        header += f"{'ratio':>8}"
+    if "before" in sides and "after" in sides:
+        header += f"{'bef/aft':>8}"
+    if "ensemble" in sides and "after" in sides:
+        header += f"{'ens/aft':>8}"
     print(header)
     for row in table:
         print(format_row(row, sides))
     for clip_name, frames, limit in (("1080p 60s", 20, 1.0), ("1080p 60s", 100, 3.0)):
         for row in table:
-            if row["clip"] == clip_name and row["frames"] == frames and "after" in row:
-                total = row["after"]["total"]
-                verdict = "met" if total <= limit else "missed"
-                print(
-                    f"target: {frames} frames of the 60 s 1080p clip in <= {limit:g} s: {verdict} ({total:.2f} s)"
-                )
+            for side in ("after", "ensemble"):
+                if row["clip"] == clip_name and row["frames"] == frames and side in row:
+                    total = row[side]["total"]
+                    verdict = "met" if total <= limit else "missed"
+                    print(f"target: {frames} frames of the 60 s 1080p clip in <= {limit:g} s, {side}: {verdict} "
+                          f"({total:.2f} s)")
 
     if args.seed_way:
         compare_with_seed_way(args)
@@ -257,8 +268,9 @@ def format_row(row: dict, sides: dict) -> str:
             f"{row[side][stage]:>9.3f}" if row[side][stage] > 0 else f"{'-':>9}" for side in sides
         )
         ratio = ""
-        if len(sides) == 2 and row["after"][stage] > 0 and row["before"][stage] > 0:
-            ratio = f"{row['before'][stage] / row['after'][stage]:>7.1f}x"
+        for over, under in (("before", "after"), ("ensemble", "after")):
+            if over in sides and under in sides and row[under][stage] > 0 and row[over][stage] > 0:
+                ratio += f"{row[over][stage] / row[under][stage]:>7.2f}x"
         lines.append(f"{lead}  {stage:<7}{cells}{ratio}")
     faces = "".join(f"{row[f'{side}_faces']:>9}" for side in sides)
     lines.append(" " * 37 + f"  {'faces':<7}{faces}")
