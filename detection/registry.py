@@ -148,7 +148,7 @@ class DetectorInstallError(Exception):
 
 
 def detector_register(*, path, name: str = "", make_default: bool = False, description: str = "",
-                      loaded=None) -> DetectorModel:
+                      loaded=None, default_if_none: bool = True) -> DetectorModel:
     """Register a checkpoint or an ensemble manifest that lies in the models folder (read once
     to validate it and its metadata, unless the caller already did). An ensemble's members
     are registered too, as detectors of their own. Raises CheckpointError for a file that is
@@ -164,9 +164,10 @@ def detector_register(*, path, name: str = "", make_default: bool = False, descr
     with transaction.atomic():
         for member in getattr(loaded, "members", []):
             if not DetectorModel.objects.filter(sha256=member.sha256).exists():
-                detector_register(path=loaded.member_path(member))
+                detector_register(path=loaded.member_path(member), default_if_none=False)
         detector = DetectorModel.objects.filter(sha256=loaded.sha256).first() or DetectorModel(sha256=loaded.sha256)
-        if make_default or not DetectorModel.objects.exclude(pk=detector.pk).filter(is_default=True).exists():
+        if make_default or (default_if_none and
+                            not DetectorModel.objects.exclude(pk=detector.pk).filter(is_default=True).exists()):
             DetectorModel.objects.filter(is_default=True).exclude(pk=detector.pk).update(is_default=False)
             detector.is_default = True
         detector.name = name or detector.name or _unique_detector_name(path.stem)
@@ -292,13 +293,15 @@ def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str
     from .engine.errors import CheckpointError
 
     registered, updated, problems = [], [], {}
-    known = set(DetectorModel.objects.values_list("sha256", flat=True))
     by_file = {detector.file: detector for detector in DetectorModel.objects.all()}
     models_dir = settings.DFD_MODELS_DIR
-    for path in sorted(models_dir.glob("*")) if models_dir.exists() else []:
+    # Ensembles first: on a fresh install the ensemble, not one of its members, becomes the default
+    # (registering it registers its members too).
+    paths = sorted(models_dir.glob("*"), key=lambda p: (p.suffix != MANIFEST_SUFFIX, p.name)) if models_dir.exists() else []
+    for path in paths:
         if path.suffix not in DETECTOR_SUFFIXES or not path.is_file():
             continue
-        if file_sha256(path) in known:
+        if DetectorModel.objects.filter(sha256=file_sha256(path)).exists():
             continue
         previous = by_file.get(path.name)
         try:

@@ -57,6 +57,7 @@ class TrainConfig:
     cache_dir: str = "var/facecache"
     backbone: str = "resnext50"
     backbone_weights: str = ""  # ImageNet weights file; for efficientnet_lite0 the packaged file by default
+    init_from: str = ""  # a checkpoint of the same architecture to fine-tune (all its weights)
     variant: str = "temporal"
     hidden_size: int = 512
     pooling: str = "mean"
@@ -189,6 +190,17 @@ def _weighted_pick(items: list, count: int, power: float, rng: np.random.Generat
 def build(config: TrainConfig) -> tuple[BackboneLSTM, bool]:
     """The model, with ImageNet backbone weights when a file is at hand; (model, pretrained)."""
     model = BackboneLSTM(config.variant, config.hidden_size, config.pooling, config.backbone)
+    if config.init_from:
+        start = load_checkpoint(config.init_from)
+        mine = (config.variant, config.backbone, config.hidden_size, config.pooling, config.input_size)
+        theirs = (start.metadata.variant, start.metadata.backbone, start.metadata.hidden_size,
+                  start.metadata.pooling, start.metadata.input_size)
+        if mine != theirs:
+            raise ValueError(f"--init-from {config.init_from} is {theirs} (variant, backbone, hidden size, pooling, "
+                             f"input size), not {mine}")
+        model.load_state_dict(start.model.state_dict())
+        log.info("fine-tuning %s (sha256 %s)", config.init_from, start.sha256[:12])
+        return model, True
     weights = config.backbone_weights
     if not weights and config.backbone == "efficientnet_lite0":
         found = packaged_lite0_weights()
@@ -314,8 +326,9 @@ class Run:
         self.data_note = (
             f"{', '.join(config.data)} ({len(self.material.train)} training samples from {', '.join(sources)}; "
             f"grouped split, {config.val_fraction:.0%} of groups held out per source, seed {config.seed}); "
-            f"backbone {'ImageNet-pretrained' if self.pretrained else 'trained from scratch'}; "
-            f"self-blended fakes {config.self_blend:.0%} of fakes"
+            + (f"fine-tuned from {Path(config.init_from).name}; " if config.init_from else
+               f"backbone {'ImageNet-pretrained' if self.pretrained else 'trained from scratch'}; ")
+            + f"self-blended fakes {config.self_blend:.0%} of fakes"
             + (" (the corpus's own fakes left out)" if config.train_fakes == "selfblend" else "")
             + (f"; H.264 round trips on {config.augment.video_codec:.0%} of crops, qp {config.augment.h264_qp[0]}-"
                f"{config.augment.h264_qp[1]}" if config.augment.video_codec else "")
@@ -550,6 +563,7 @@ def add_arguments(p) -> None:
     p.add_argument("--cache-dir", default=d.cache_dir, help="face-crop cache (reused between runs)")
     p.add_argument("--backbone", default=d.backbone, choices=["resnext50", "efficientnet_lite0"])
     p.add_argument("--backbone-weights", default="", help="ImageNet weights .pth for the backbone")
+    p.add_argument("--init-from", default="", help="fine-tune this checkpoint (same architecture) instead")
     p.add_argument("--variant", default=d.variant, choices=["temporal", "seed"])
     p.add_argument("--hidden-size", type=int, default=d.hidden_size)
     p.add_argument("--pooling", default=d.pooling, choices=["last", "mean"])

@@ -108,3 +108,12 @@ def test_worker_api_and_page_carry_each_members_score(models_dir, ensemble_folde
     detector_page = client.get(reverse("detector_detail", args=[ensemble.id])).content.decode()
     assert 'id="members"' in detector_page and "An ensemble: 2 detectors" in detector_page
 
+
+
+def test_a_fresh_install_scan_makes_the_ensemble_the_default(models_dir, ensemble_folder):
+    shutil.copytree(ensemble_folder, models_dir)
+    registered, updated, problems = registry.detectors_scan()
+    assert not problems and not updated
+    assert sorted(d.name for d in registered) == ["tiny-ensemble"]  # the members came with it
+    installed_ensemble()
+    assert registry.detectors_scan() == ([], [], {})

@@ -189,3 +189,19 @@ def test_compare_builds_an_ensemble_on_validation_and_reports_test_per_compressi
     ensemble = load_detector(manifest, device="cpu")
     assert [w for w in result["weights"] if w > 0] == ensemble.weights
     assert ensemble.calibration.to_dict()["temperature"] == result["calibration"]["temperature"]
+
+
+def test_fine_tuning_starts_from_a_checkpoint_of_the_same_architecture(trained, tiny_deepfake_dataset, tmp_path,
+                                                                       cache_dir):
+    config, _, out = trained
+    start = load_checkpoint(out / "best.pt")
+    tuned = tiny_config(tiny_deepfake_dataset, tmp_path / "tuned", cache_dir, init_from=str(out / "best.pt"),
+                        frame_epochs=1, sequence_epochs=0, max_steps=1, lr=0.0, backbone_lr=0.0)
+    model, pretrained = tr.build(tuned)
+    assert pretrained
+    for name, value in start.model.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+    other = tiny_config(tiny_deepfake_dataset, tmp_path / "other", cache_dir, init_from=str(out / "best.pt"),
+                        hidden_size=8)
+    with pytest.raises(ValueError, match="not"):
+        tr.build(other)
