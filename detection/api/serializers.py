@@ -11,8 +11,8 @@ from rest_framework import serializers
 
 from .. import selectors
 from ..cards import public_text
-from ..models import Analysis, Batch, DetectorModel, FrameResult
 from ..forms import NO_VIDEO
+from ..models import Analysis, Batch, DetectorModel, FrameResult
 from ..uploads import ACCEPTED_NAMES
 
 # The web form's messages (Django's), so the API and the form say the same things.
