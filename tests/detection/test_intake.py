@@ -213,7 +213,7 @@ def fetched(owner, url: str) -> Analysis:
     ("/to/http://169.254.169.254/latest/meta-data/", None, "169.254.169.254 points to a link-local address"),
     ("/huge.mp4", None, "larger than the limit of"),
     ("/endless.mp4", 1024, "larger than the limit of"),
-    ("/notes.mp4", None, "This is not a video file we can read"),
+    ("/notes.mp4", None, "This is not a video or photo we can read"),
     ("/missing.mp4", None, "The site answered HTTP 404"),
 ])
 def test_a_fetch_that_cannot_give_a_video_fails_with_a_plain_message(alice, detector, video_site, settings,
