@@ -5,12 +5,39 @@ from .models import Analysis, DetectorModel
 from .uploads import ACCEPT_ATTRIBUTE, ACCEPTED_NAMES
 
 
+NO_VIDEO = "Choose a video to upload, or give a link."
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name: cleans to a list (empty when none was chosen)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        items = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items if item]
+
+
 class AnalysisUploadForm(forms.Form):
-    file = forms.FileField(
-        label="Video or photo",
-        help_text=f"{ACCEPTED_NAMES[0].upper()}{ACCEPTED_NAMES[1:]}; checked by its content, not its name.",
-        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
+    file = MultipleFileField(
+        label="Videos or photos", required=False,
+        help_text=f"{ACCEPTED_NAMES[0].upper()}{ACCEPTED_NAMES[1:]}; checked by its content, not its name. Choose "
+                  "several to send them as a batch.",
+        widget=MultipleFileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
     )
+    url = forms.URLField(
+        label="Or a link to a video", required=False, max_length=2048, assume_scheme="https",
+        help_text="A link to a video file, or to a page with one. We fetch it for you.",
+        widget=forms.URLInput(attrs={"placeholder": "https://", "inputmode": "url"}),
+    )
+    name = forms.CharField(label="Batch name", required=False, max_length=200,
+                           help_text="For several videos: a name to find the batch by (optional).")
     frames = forms.IntegerField(
         label="Frames to analyse", min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX,
         initial=settings.DFD_FRAMES_DEFAULT,
@@ -28,6 +55,16 @@ class AnalysisUploadForm(forms.Form):
             del self.fields["detector"]  # nothing to choose
         else:
             self.fields["detector"].initial = detectors.filter(is_default=True).first()
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("file") and not data.get("url") and "file" not in self.errors and "url" not in self.errors:
+            self.add_error("file", NO_VIDEO)
+        return data
+
+    @property
+    def item_count(self) -> int:
+        return len(self.cleaned_data.get("file") or []) + bool(self.cleaned_data.get("url"))
 
 
 class AnalysisRetryForm(forms.Form):

@@ -159,6 +159,15 @@ def analysis_progress(*, analysis: Analysis, stage: str, progress: int) -> None:
         raise Superseded(str(analysis.id))
 
 
+def analysis_video_fetched(*, analysis: Analysis, **facts) -> None:
+    """Record the video a held analysis fetched from its link (its file and what it is).
+    Raises Superseded when the hold is gone; the caller removes the file it stored."""
+    if not _held(analysis).update(heartbeat_at=timezone.now(), **facts):
+        raise Superseded(str(analysis.id))
+    for name, value in facts.items():
+        setattr(analysis, name, value)
+
+
 def analysis_complete(*, analysis: Analysis, frames: list[FrameResult], **results) -> Analysis:
     """Store the result (the frames and the verdict fields of Analysis) and end it as done."""
     with transaction.atomic():

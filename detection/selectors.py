@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from dfdsite.errors import NotFound
 
-from .models import Analysis, DetectorModel, WorkerHeartbeat
+from .models import Analysis, Batch, DetectorModel, WorkerHeartbeat
 from .workers import SEEN_WITHIN_SECONDS
 
 ANALYSES_PER_PAGE = 20
@@ -104,3 +104,66 @@ def detector_members(*, detector: DetectorModel) -> list[dict]:
     """An ensemble's members, each with its registered detector where there is one."""
     by_sha = {d.sha256: d for d in DetectorModel.objects.filter(sha256__in=[m["sha256"] for m in detector.members])}
     return [{**member, "detector": by_sha.get(member["sha256"])} for member in detector.members]
+
+
+# --- Batches -----------------------------------------------------------------------------------
+
+BATCHES_PER_PAGE = 20
+
+
+def batch_list(*, owner) -> QuerySet[Batch]:
+    """The owner's batches, newest first, with how many analyses each holds and has finished."""
+    return Batch.objects.filter(owner=owner).annotate(
+        total=Count("analyses"),
+        finished=Count("analyses", filter=Q(analyses__status__in=FINISHED)),
+        failed=Count("analyses", filter=Q(analyses__status=Analysis.Status.FAILED)),
+        fake=Count("analyses", filter=Q(analyses__verdict=Analysis.Verdict.FAKE)),
+    ).order_by("-created_at")
+
+
+def batch_get(*, owner, batch_id) -> Batch:
+    """The owner's batch, or 404: other people's batches do not exist for you."""
+    batch = Batch.objects.filter(owner=owner, id=batch_id).first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def batch_analyses(*, batch: Batch) -> QuerySet[Analysis]:
+    return Analysis.objects.filter(batch=batch, owner=batch.owner).select_related("detector").order_by("created_at")
+
+
+FINISHED = (Analysis.Status.DONE, Analysis.Status.FAILED, Analysis.Status.CANCELLED)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    total: int
+    finished: int
+    progress: int  # percent of the work done, finished analyses counting 100
+    by_status: dict[str, int]
+    by_verdict: dict[str, int]
+    by_band: dict[str, int]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished == self.total
+
+
+def batch_summary(*, batch: Batch) -> BatchSummary:
+    """Counts per status, verdict and band (every choice, zeros included), and overall progress."""
+    rows = list(batch_analyses(batch=batch).values_list("status", "verdict", "band", "progress"))
+    by_status = {value: 0 for value in Analysis.Status.values}
+    by_verdict = {value: 0 for value in Analysis.Verdict.values}
+    by_band = {value: 0 for value in Analysis.Band.values}
+    done_percent = 0
+    for status, verdict, band, progress in rows:
+        by_status[status] += 1
+        if verdict:
+            by_verdict[verdict] += 1
+        if band:
+            by_band[band] += 1
+        done_percent += 100 if status in FINISHED else progress
+    finished = sum(by_status[status] for status in FINISHED)
+    return BatchSummary(total=len(rows), finished=finished, progress=done_percent // len(rows) if rows else 100,
+                        by_status=by_status, by_verdict=by_verdict, by_band=by_band)

@@ -19,9 +19,9 @@ from django.db import transaction
 
 from dfdsite.errors import Invalid, NotAVideo, StorageUnavailable, Unavailable, UploadTooLarge
 
-from . import files, lifecycle, limits, provenance, registry
+from . import fetch, files, lifecycle, limits, provenance, registry
 from .engine.errors import CheckpointError, VideoError
-from .models import Analysis, DetectorModel, FrameResult, UploadLedgerEntry
+from .models import Analysis, Batch, DetectorModel, FrameResult, UploadLedgerEntry
 from .uploads import ACCEPTED_NAMES, CONTAINERS, declared_frame_size, display_name, sniff_container
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _trust_anchors() -> str:
         return ""
 
 
-def _options_check(*, frames: int, strategy: str) -> None:
+def options_check(*, frames: int, strategy: str) -> None:
     if not settings.DFD_FRAMES_MIN <= frames <= settings.DFD_FRAMES_MAX:
         raise Invalid(f"Frames must be between {settings.DFD_FRAMES_MIN} and {settings.DFD_FRAMES_MAX}.",
                       code="frames", field="frames")
@@ -145,13 +145,13 @@ def _options_check(*, frames: int, strategy: str) -> None:
 
 def analysis_create(
     *, owner, file, frames: int = settings.DFD_FRAMES_DEFAULT, strategy: str = Analysis.Strategy.UNIFORM,
-    detector: DetectorModel | None = None,
+    detector: DetectorModel | None = None, batch: Batch | None = None,
 ) -> Analysis:
     """Validate an uploaded video, store it and queue its analysis once the row is committed.
 
     Raises a DomainError with a message for people; on any failure nothing is stored.
     """
-    _options_check(frames=frames, strategy=strategy)
+    options_check(frames=frames, strategy=strategy)
     limits.limits_check(owner=owner)  # a cheap look before reading; limits_claim below decides
     detector = registry.detector_resolve(detector_id=detector.id if detector else None)
 
@@ -166,7 +166,7 @@ def analysis_create(
                                                   trust_anchors=_trust_anchors()),
             size_bytes=check.size_bytes, sha256=check.sha256, container=check.container,
             duration_seconds=check.duration_seconds, width=check.width, height=check.height, fps=check.fps,
-            frames_requested=frames, strategy=strategy, detector=detector,
+            frames_requested=frames, strategy=strategy, detector=detector, batch=batch,
         )
         temp.seek(0)
         name = f"{analysis.storage_prefix}{kind}{CONTAINERS[check.container].extension}"
@@ -179,13 +179,34 @@ def analysis_create(
             ) from None
 
     try:
-        with transaction.atomic():
-            limits.limits_claim(owner=owner, kind=UploadLedgerEntry.Kind.UPLOAD)
-            analysis.save(force_insert=True)
-            transaction.on_commit(lambda: lifecycle.analysis_enqueue(analysis))
+        _queue_new(analysis)
     except Exception:
         files.delete_all(analysis.storage_prefix)
         raise
+    return analysis
+
+
+def _queue_new(analysis: Analysis) -> None:
+    with transaction.atomic():
+        limits.limits_claim(owner=analysis.owner, kind=UploadLedgerEntry.Kind.UPLOAD)
+        analysis.save(force_insert=True)
+        transaction.on_commit(lambda: lifecycle.analysis_enqueue(analysis))
+
+
+def analysis_create_from_link(
+    *, owner, url: str, frames: int = settings.DFD_FRAMES_DEFAULT, strategy: str = Analysis.Strategy.UNIFORM,
+    detector: DetectorModel | None = None, batch: Batch | None = None,
+) -> Analysis:
+    """Queue the analysis of the video behind a link. The link is checked now (http(s), a public
+    host); the worker fetches it (the "download" stage) and checks the video like an upload.
+    A link costs what an upload costs, so it counts against the same limits."""
+    options_check(frames=frames, strategy=strategy)
+    url = fetch.link_check(url)
+    limits.limits_check(owner=owner)
+    detector = registry.detector_resolve(detector_id=detector.id if detector else None)
+    analysis = Analysis(owner=owner, original_name=fetch.link_name(url), source_url=url, frames_requested=frames,
+                        strategy=strategy, detector=detector, batch=batch)
+    _queue_new(analysis)
     return analysis
 
 
@@ -211,7 +232,8 @@ class _ProgressReporter:
         if stage == self.last_stage and now - self.last_write < HEARTBEAT_EVERY_SECONDS:
             return
         self.last_stage, self.last_write = stage, now
-        progress = {"download": 0, "save": 95}.get(stage, int(5 + 85 * max(0.0, min(1.0, fraction))))
+        fraction = max(0.0, min(1.0, fraction))
+        progress = {"download": int(5 * fraction), "save": 95}.get(stage, int(5 + 85 * fraction))
         lifecycle.analysis_progress(analysis=self.analysis, stage=stage, progress=progress)
 
 
@@ -234,10 +256,13 @@ def analysis_run(*, analysis_id) -> Analysis | None:
     workdir = tempfile.mkdtemp(prefix="dfd-run-")
     failure = ""
     try:
-        report("download", 0)
-        local_video = os.path.join(workdir, "video" + os.path.splitext(analysis.video.name)[1])
-        with default_storage.open(analysis.video.name, "rb") as source, open(local_video, "wb") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
+        if analysis.video.name:
+            report("download", 0)
+            local_video = os.path.join(workdir, "video" + os.path.splitext(analysis.video.name)[1])
+            with default_storage.open(analysis.video.name, "rb") as source, open(local_video, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 20)
+        else:  # a link not fetched yet (or whose fetch failed before a retry)
+            local_video = _fetch_link(analysis, workdir, report)
         detector = load_detector(registry.detector_resolve(detector_id=analysis.detector_id).path)
         if analysis.media_kind == Analysis.MediaKind.IMAGE:
             from .engine.still import judge_still  # every face in the photo, each judged on its own
@@ -253,6 +278,8 @@ def analysis_run(*, analysis_id) -> Analysis | None:
         pass
     except VideoError as error:
         failure = f"The {analysis.get_media_kind_display().lower()} could not be analysed: {error}"
+    except (Invalid, UploadTooLarge) as error:  # a link's fetch or its video's checks
+        failure = error.message
     except SoftTimeLimitExceeded:
         failure = "The analysis took longer than the time limit. Try fewer frames or a shorter video."
     except Unavailable:
@@ -275,6 +302,26 @@ def analysis_run(*, analysis_id) -> Analysis | None:
             pass
     _clean_up_after_cancel(analysis)
     return None
+
+
+def _fetch_link(analysis: Analysis, workdir: str, report: _ProgressReporter) -> str:
+    """Fetch the link's video, check it like an upload, store it and record what it is.
+    Returns the local copy the detector reads."""
+    fetched = fetch.fetch_video(analysis.source_url, workdir, report)
+    check = upload_check(path=fetched.path, size_bytes=fetched.size_bytes, sha256=fetched.sha256)
+    container = CONTAINERS[check.container]
+    facts = provenance.provenance_read(path=fetched.path, media_type=container.media_type,
+                                       trust_anchors=_trust_anchors())
+    name = f"{analysis.storage_prefix}{container.kind}{container.extension}"
+    with open(fetched.path, "rb") as handle:
+        name = default_storage.save(name, File(handle, name=name))
+    lifecycle.analysis_video_fetched(
+        analysis=analysis, video=name, original_name=fetched.name, media_kind=container.kind, provenance=facts,
+        size_bytes=check.size_bytes, sha256=check.sha256,
+        container=check.container, duration_seconds=check.duration_seconds, width=check.width, height=check.height,
+        fps=check.fps,
+    )
+    return fetched.path
 
 
 def _clean_up_after_cancel(analysis: Analysis) -> None:
@@ -331,7 +378,7 @@ def _save_results(analysis: Analysis, prediction) -> Analysis:
 def _retry_options(analysis: Analysis, frames: int | None, strategy: str | None,
                    detector: DetectorModel | None) -> dict:
     """Other settings for a retry, checked like an upload's; unchanged ones are left out."""
-    _options_check(frames=analysis.frames_requested if frames is None else frames,
+    options_check(frames=analysis.frames_requested if frames is None else frames,
                    strategy=strategy or analysis.strategy)
     options = {"frames": frames, "strategy": strategy}
     if detector is not None:

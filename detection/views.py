@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -10,7 +10,7 @@ from dfdsite.errors import Conflict, DomainError, LimitReached, StorageUnavailab
 from dfdsite.http_errors import json_form_errors, status_for
 from dfdsite.middleware import large_body, wants_json
 
-from . import files, registry, reports, selectors, services
+from . import batches, files, registry, reports, selectors, services
 from .charts import roc_chart, score_chart, still_boxes
 from .forms import AnalysisFilterForm, AnalysisRetryForm, AnalysisUploadForm
 from .models import Analysis
@@ -45,7 +45,7 @@ def analysis_list(request):
     })
 
 
-@large_body(services.upload_body_limit, services.upload_too_large)  # larger ones are refused unread
+@large_body(batches.batch_body_limit, batches.batch_too_large)  # the form takes a batch; larger are refused unread
 @require_http_methods(["GET", "POST"])
 def analysis_new(request):
     has_detector = selectors.detector_list().exists()
@@ -53,12 +53,22 @@ def analysis_new(request):
     status = 200
     if request.method == "POST":
         form = AnalysisUploadForm(request.POST, request.FILES)
-        if form.is_valid():
+        if form.is_valid() and form.item_count > 1:
+            submission, status = _submit_batch(request, form)
+            if submission.batch is not None:
+                url = reverse("detection:batch_detail", args=[submission.batch.id])
+                if wants_json(request):
+                    return JsonResponse({"id": str(submission.batch.id), "url": url}, status=201)
+                return redirect(url)
+        elif form.is_valid():
+            data = form.cleaned_data
+            options = dict(owner=request.user, frames=data["frames"], strategy=data["strategy"],
+                           detector=data.get("detector"))
             try:
-                analysis = services.analysis_create(
-                    owner=request.user, file=form.cleaned_data["file"], frames=form.cleaned_data["frames"],
-                    strategy=form.cleaned_data["strategy"], detector=form.cleaned_data.get("detector"),
-                )
+                if data["url"]:
+                    analysis = services.analysis_create_from_link(url=data["url"], **options)
+                else:
+                    analysis = services.analysis_create(file=data["file"][0], **options)
             except DomainError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
                 status = status_for(error)
@@ -75,6 +85,29 @@ def analysis_new(request):
         "form": form, "has_detector": has_detector, "max_upload_mb": settings.DFD_MAX_UPLOAD_BYTES // (1024 * 1024),
         "max_duration": settings.DFD_MAX_DURATION_SECONDS,
     }, status=status)
+
+
+def _submit_batch(request, form) -> tuple[batches.BatchSubmission, int]:
+    """Several videos (or videos and a link) from the form: a batch. What was refused is said file by
+    file: on the batch page (messages) when some went ahead, on the form when none did."""
+    data = form.cleaned_data
+    status = 201
+    try:
+        submission = batches.batch_submit(
+            owner=request.user, files=data["file"], urls=[data["url"]], name=data["name"], frames=data["frames"],
+            strategy=data["strategy"], detector=data.get("detector"),
+        )
+    except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return batches.BatchSubmission(batch=None), status_for(error)
+    if submission.batch is None:
+        status = batches.refusals_error(submission.refused)[0]
+    for refusal in submission.refused:
+        if submission.batch is None:
+            form.add_error(refusal.field, f"{refusal.name}: {refusal.message}")
+        else:
+            messages.warning(request, f"“{refusal.name}” was not accepted: {refusal.message}")
+    return submission, status
 
 
 def _no_worker_seen(analysis: Analysis) -> bool:
@@ -188,3 +221,49 @@ def detector_detail(request, detector_id):
         "detector": detector, "status": registry.detector_check(detector), "metrics": detector.metrics,
         "roc": roc_chart(detector.metrics.get("roc")), "members": selectors.detector_members(detector=detector),
     })
+
+
+# --- Batches -------------------------------------------------------------------------------------
+
+
+@require_GET
+def batch_list(request):
+    page = Paginator(selectors.batch_list(owner=request.user), selectors.BATCHES_PER_PAGE).get_page(
+        request.GET.get("page"))
+    return render(request, "detection/batch_list.html", {"page": page})
+
+
+@require_GET
+def batch_detail(request, batch_id):
+    batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+    summary = selectors.batch_summary(batch=batch)
+    return render(request, "detection/batch_detail.html", {
+        "batch": batch, "summary": summary, "analyses": selectors.batch_analyses(batch=batch),
+        "verdicts": [(Analysis.Verdict(value).label, value, count) for value, count in summary.by_verdict.items()],
+        "bands": [(Analysis.Band(value).label, value, count) for value, count in summary.by_band.items()],
+        "statuses": [(Analysis.Status(value).label, value, count) for value, count in summary.by_status.items()],
+    })
+
+
+@require_POST
+def batch_delete(request, batch_id):
+    batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+    try:
+        batches.batch_delete(batch=batch)
+    except StorageUnavailable as error:
+        messages.error(request, error.message)
+        return redirect("detection:batch_detail", batch_id=batch.id)
+    messages.success(request, f"Deleted the batch “{batch.name}” with its analyses and their files.")
+    return redirect("detection:batch_list")
+
+
+@require_GET
+def batch_export(request, batch_id, kind):
+    batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+    disposition = f'attachment; filename="batch-{batch.id}.{kind}"'
+    if kind == "csv":
+        return HttpResponse(batches.batch_export_csv(batch=batch), content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": disposition})
+    body = {"id": str(batch.id), "name": batch.name, "created_at": batch.created_at.isoformat(),
+            "analyses": batches.batch_export_rows(batch=batch)}
+    return JsonResponse(body, headers={"Content-Disposition": disposition}, json_dumps_params={"indent": 2})

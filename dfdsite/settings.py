@@ -231,6 +231,10 @@ DFD_HEARTBEAT_STALE_SECONDS = env_int("DFD_HEARTBEAT_STALE_SECONDS", 180)
 # Fetching submitted links and delivering webhooks (dfdsite/outbound.py): private and loopback
 # addresses are refused unless this is set (tests; an intranet deployment).
 DFD_OUTBOUND_ALLOW_PRIVATE = env_bool("DFD_OUTBOUND_ALLOW_PRIVATE", False)
+# Fetching a submitted link (detection/fetch.py): the whole download must end within this.
+DFD_FETCH_TIMEOUT_SECONDS = env_int("DFD_FETCH_TIMEOUT_SECONDS", 300)
+# Files and links one batch may hold (each is checked against the per-person limits on its own).
+DFD_MAX_BATCH_FILES = env_int("DFD_MAX_BATCH_FILES", 20)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
@@ -238,7 +242,7 @@ FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
 # KB); BodyLimitMiddleware refuses larger ones from their Content-Length, before reading them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 100
-DATA_UPLOAD_MAX_NUMBER_FILES = 1
+DATA_UPLOAD_MAX_NUMBER_FILES = DFD_MAX_BATCH_FILES  # a batch sends several; the single routes refuse more than one
 
 # How many reverse proxies in front of the web server each append the address they saw to
 # X-Forwarded-For. 0: the header is ignored, since any client can send one. N: the N-th entry

@@ -47,13 +47,18 @@ def test_an_anonymous_oversized_body_is_refused_unread(url):
 
 def test_the_upload_routes_take_a_video_and_the_others_a_form(alice, alice_client, settings, detector):
     limit = settings.DFD_MAX_UPLOAD_BYTES
-    page = alice_client.generic("POST", reverse("detection:analysis_new"), **declared(limit + 2 * 1024 * 1024),
-                                headers={"X-Requested-With": "XMLHttpRequest"})
-    error = assert_error(page, 413, "too_large")
-    assert error["fields"] == {"file": [f"The file is larger than the limit of {limit // (1024 * 1024)} MB."]}
     token = token_for(alice)
     api = alice_client.generic("POST", "/api/v1/analyses/", headers=auth(token), **declared(limit + 2 * 1024 * 1024))
-    assert assert_error(api, 413, "too_large")["fields"] == error["fields"]
+    error = assert_error(api, 413, "too_large")
+    assert error["fields"] == {"file": [f"The file is larger than the limit of {limit // (1024 * 1024)} MB."]}
+    # The form and the batch route take several videos: the upload limit for each of as many as may run at once.
+    batch_limit = limit * settings.DFD_MAX_RUNNING_PER_USER + 1024 * 1024
+    page = alice_client.generic("POST", reverse("detection:analysis_new"), **declared(batch_limit + 1),
+                                headers={"X-Requested-With": "XMLHttpRequest"})
+    batch = alice_client.generic("POST", "/api/v1/batches/", headers=auth(token), **declared(batch_limit + 1))
+    for response in (page, batch):
+        message = assert_error(response, 413, "too_large")["fields"]["file"][0]
+        assert message.startswith(f"The files together are larger than the limit of {batch_limit // (1024 * 1024)} MB")
     # Any other route: a few hundred KB at most.
     over = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
     for url in (reverse("accounts:profile"), reverse("accounts:tokens"), "/api/v1/auth/token/"):

@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services as account_services
 from detection import services
+from detection.models import Analysis, Batch
 from sharing.services import share_link_create
 from tests.helpers import upload
 
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 # pages of one's own (profile, history, tokens) or public (detectors, health, docs).
 OWNED = {
     "analysis_id": "analysis",
+    "batch_id": "batch",
     "token_id": "token",
     "link_id": "share link",
     "uidb64": None,  # password reset links: the signed token in the link is the authorisation
@@ -47,7 +49,10 @@ def alices_things(alice, detector, face_video_bytes):
     frame = analysis.frames.exclude(heatmap="").first()
     token, _ = account_services.token_create(user=alice, name="alice's")
     link, _ = share_link_create(analysis=analysis)
-    return {"analysis_id": analysis.id, "index": frame.index, "token_id": token.id, "link_id": link.id}
+    batch = Batch.objects.create(owner=alice, name="alice's batch")
+    Analysis.objects.filter(id=analysis.id).update(batch=batch)
+    return {"analysis_id": analysis.id, "index": frame.index, "token_id": token.id, "link_id": link.id,
+            "batch_id": batch.id}
 
 
 def test_every_route_with_a_persons_object_is_404_for_anyone_else(client, bob, alices_things):
@@ -70,8 +75,7 @@ def test_every_route_with_a_persons_object_is_404_for_anyone_else(client, bob, a
         checked.append(url)
     # Pages, files, status, retry, delete; API detail, files, retry; token revoke and API token.
     assert len(checked) >= 15, checked
-    from detection.models import Analysis
-
+    assert Batch.objects.filter(id=alices_things["batch_id"]).exists()
     assert Analysis.objects.filter(id=alices_things["analysis_id"]).exists()
     admin = client.get(f"/admin/detection/analysis/{alices_things['analysis_id']}/change/")
     assert admin.status_code == 302 and "/admin/login/" in admin.url  # not staff: no admin at all

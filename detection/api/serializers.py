@@ -9,8 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import selectors
 from ..cards import public_text
-from ..models import Analysis, DetectorModel, FrameResult
+from ..forms import NO_VIDEO
+from ..models import Analysis, Batch, DetectorModel, FrameResult
 from ..uploads import ACCEPTED_NAMES
 
 # The web form's messages (Django's), so the API and the form say the same things.
@@ -72,8 +74,15 @@ class AnalysisCreateSerializer(serializers.Serializer):
     """multipart/form-data: the same fields, limits and messages as the upload form."""
 
     file = serializers.FileField(
-        help_text=f"The file: {ACCEPTED_NAMES}, recognised by its content. A photo's every face is judged.",
-        error_messages={"required": "This field is required."},
+        required=False,
+        help_text=f"The file: {ACCEPTED_NAMES}, recognised by its content. A photo's every face is judged. "
+                  "Send a `file` or a `url`.",
+    )
+    url = serializers.CharField(
+        required=False, max_length=2048, validators=[NO_NULL_CHARACTERS],
+        help_text="Instead of a file: an http(s) link to a video, or to a page whose video can be read. The "
+                  "worker fetches it (within the same size and duration limits); a host that is not public is "
+                  "refused at once.",
     )
     frames = serializers.IntegerField(
         min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX, default=settings.DFD_FRAMES_DEFAULT,
@@ -89,6 +98,20 @@ class AnalysisCreateSerializer(serializers.Serializer):
         help_text="Id of an installed detector (see /detectors/); the default one when left out.",
         error_messages={"does_not_exist": INVALID_MODEL_CHOICE, "incorrect_type": INVALID_MODEL_CHOICE},
     )
+
+
+    def to_internal_value(self, data):
+        # Neither a file nor a link: said first, beside any other field's error, as the web form says it.
+        missing = {"file": [NO_VIDEO]} if not data.get("file") and not data.get("url") else {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({**missing, **error.detail}) from None
+        if missing:
+            raise serializers.ValidationError(missing)
+        if value.get("file") and value.get("url"):
+            raise serializers.ValidationError({"url": ["Send a file or a link, not both."]})
+        return value
 
 
 class AnalysisFilterSerializer(serializers.Serializer):
@@ -115,6 +138,12 @@ class AnalysisFilterSerializer(serializers.Serializer):
     page = serializers.IntegerField(required=False, min_value=1, help_text="Page number, from 1.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=100,
                                          help_text="Analyses per page (default 20).")
+
+
+class PageSerializer(serializers.Serializer):
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Page number, from 1.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100,
+                                         help_text="Items per page (default 20).")
 
 
 class FrameSerializer(serializers.ModelSerializer):
@@ -201,12 +230,14 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
         model = Analysis
         fields = ["id", "url", "web_url", "file_name", "status", "stage", "progress", "finished", "verdict",
                   "band", "probability_fake", "confidence", "detector", "poster_url", "created_at", "finished_at",
-                  "media_kind"]
+                  "media_kind", "source_url", "batch"]
         read_only_fields = fields
         extra_kwargs = {
             "media_kind": {"help_text": "`video`, or `image` for a photo: every face in it is judged (one entry "
                                         "in `frames` per face, `index` its number) and the verdict is the most "
                                         "suspicious face's."},
+            "source_url": {"help_text": "The link the video was fetched from; empty for an upload."},
+            "batch": {"help_text": "Id of the batch it was sent in, or null."},
             "progress": {"help_text": "Percent done."},
             "probability_fake": {"help_text": "Probability that the video is manipulated, 0 to 1; null until done."},
             "confidence": {"help_text": "Confidence in the verdict, 0.5 to 1; null until done or with no face."},
@@ -291,3 +322,153 @@ class HealthChecksSerializer(serializers.Serializer):
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     checks = HealthChecksSerializer()
+
+
+# --- Batches -------------------------------------------------------------------------------------
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    """multipart/form-data: several `file` parts and/or several `url` parts, and the options they share."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True), required=False, default=list,  # services say why
+        help_text=f"Videos ({ACCEPTED_NAMES}), one `file` part each.",
+    )
+    url = serializers.ListField(
+        child=serializers.CharField(max_length=2048, validators=[NO_NULL_CHARACTERS]), required=False,
+        default=list, help_text="Links to videos or to pages with one, one `url` part each.",
+    )
+    name = serializers.CharField(required=False, allow_blank=True, max_length=200, validators=[NO_NULL_CHARACTERS],
+                                 help_text="A name for the batch (default: how many videos, and when).")
+    frames = serializers.IntegerField(
+        min_value=settings.DFD_FRAMES_MIN, max_value=settings.DFD_FRAMES_MAX, default=settings.DFD_FRAMES_DEFAULT,
+        help_text="How many frames to analyse, in each video.", error_messages={"invalid": "Enter a whole number."},
+    )
+    strategy = serializers.ChoiceField(
+        choices=Analysis.Strategy.choices, default=Analysis.Strategy.UNIFORM,
+        help_text="`uniform`: spread over the whole video; `contiguous`: the first frames in a row.",
+        error_messages={"invalid_choice": INVALID_CHOICE},
+    )
+    detector = serializers.PrimaryKeyRelatedField(
+        queryset=DetectorModel.objects.all(), required=False, allow_null=True,
+        help_text="Id of an installed detector (see /detectors/); the default one when left out.",
+        error_messages={"does_not_exist": INVALID_MODEL_CHOICE, "incorrect_type": INVALID_MODEL_CHOICE},
+    )
+
+
+class RefusalSerializer(serializers.Serializer):
+    field = serializers.ChoiceField(choices=["file", "url"], help_text="Which kind of part it was.")
+    index = serializers.IntegerField(help_text="Its position among the request's `file` (or `url`) parts, from 0.")
+    name = serializers.CharField(help_text="The file's name, or the link.")
+    status = serializers.IntegerField(help_text="The HTTP status it would have had on its own.")
+    code = serializers.CharField(help_text="Why, as in the error shape: `not_video`, `too_many_running`, ...")
+    message = serializers.CharField(help_text="Why, for people.")
+
+
+class BatchCountsSerializer(serializers.Serializer):
+    status = serializers.DictField(child=serializers.IntegerField(), help_text="Analyses per status.")
+    verdict = serializers.DictField(child=serializers.IntegerField(), help_text="Analyses per verdict.")
+    band = serializers.DictField(child=serializers.IntegerField(), help_text="Analyses per verdict band.")
+
+
+class BatchSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField(help_text="Analyses in the batch.")
+    finished_count = serializers.IntegerField(source="finished", help_text="How many have finished.")
+    finished = serializers.BooleanField(source="is_finished", help_text="True once every analysis has finished.")
+    progress = serializers.IntegerField(help_text="Percent of the batch's work done.")
+    counts = serializers.SerializerMethodField()
+
+    @extend_schema_field(BatchCountsSerializer)
+    def get_counts(self, summary) -> dict:
+        return {"status": summary.by_status, "verdict": summary.by_verdict, "band": summary.by_band}
+
+
+class BatchListItemSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This batch in the API.")
+    total = serializers.IntegerField(read_only=True, help_text="Analyses in the batch.")
+    finished_count = serializers.IntegerField(source="finished", read_only=True, help_text="How many have finished.")
+
+    class Meta:
+        model = Batch
+        fields = ["id", "url", "name", "created_at", "total", "finished_count"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, batch) -> str:
+        return absolute(self.context.get("request"), "batch-detail", batch.id)
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="This batch in the API.")
+    web_url = serializers.SerializerMethodField(help_text="Its page on the site.")
+    summary = serializers.SerializerMethodField()
+    export_csv_url = serializers.SerializerMethodField(help_text="Its results as CSV, one row per analysis.")
+    export_json_url = serializers.SerializerMethodField(help_text="Its results as JSON, one object per analysis.")
+    analyses = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = ["id", "url", "web_url", "name", "created_at", "summary", "export_csv_url", "export_json_url",
+                  "analyses"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, batch) -> str:
+        return absolute(self.context.get("request"), "batch-detail", batch.id)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_web_url(self, batch) -> str:
+        request = self.context.get("request")
+        url = reverse("detection:batch_detail", args=[batch.id])
+        return request.build_absolute_uri(url) if request is not None else url
+
+    @extend_schema_field(BatchSummarySerializer)
+    def get_summary(self, batch) -> dict:
+        return BatchSummarySerializer(selectors.batch_summary(batch=batch)).data
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_export_csv_url(self, batch) -> str:
+        return absolute(self.context.get("request"), "batch-export-csv", batch.id)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_export_json_url(self, batch) -> str:
+        return absolute(self.context.get("request"), "batch-export-json", batch.id)
+
+    @extend_schema_field(AnalysisListItemSerializer(many=True))
+    def get_analyses(self, batch) -> list:
+        return AnalysisListItemSerializer(selectors.batch_analyses(batch=batch), many=True, context=self.context).data
+
+
+class BatchCreatedSerializer(serializers.Serializer):
+    batch = BatchSerializer(help_text="The batch, with the analyses accepted into it.")
+    refused = RefusalSerializer(many=True, help_text="The files and links that were not accepted, and why.")
+
+
+class BatchPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Your batches, on all pages.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = BatchListItemSerializer(many=True)
+
+
+class BatchExportRowSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(help_text="The file's name.")
+    status = serializers.ChoiceField(choices=Analysis.Status.choices)
+    verdict = serializers.CharField(allow_null=True)
+    band = serializers.CharField(allow_null=True)
+    probability_fake = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    detector = serializers.CharField(help_text="The detector's name.")
+    sha256 = serializers.CharField(allow_null=True, help_text="SHA-256 of the video; null for a link not fetched.")
+    source_url = serializers.CharField(allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class BatchExportSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    analyses = BatchExportRowSerializer(many=True)

@@ -5,6 +5,7 @@ Every query is scoped to the requesting user: other people's analyses are 404.
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -14,8 +15,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from dfdsite.api import ApiView, error_responses
+from dfdsite.errors import Invalid
+from dfdsite.http_errors import error_body
 
-from .. import files, reports, selectors, services
+from .. import batches, files, reports, selectors, services
 from ..uploads import CONTAINERS
 from . import serializers as s
 from .health import health_check
@@ -61,20 +64,27 @@ class AnalysisListCreateApi(ApiView):
         return paginator.get_paginated_response(body)
 
     @extend_schema(
-        operation_id="analyses_create", summary="Upload a video for analysis",
+        operation_id="analyses_create", summary="Upload a video, or give a link to one, for analysis",
         description="Validates the video like the upload form (content, size, duration, pixels) and queues it. "
-                    "Answers 202 with the analysis; poll `status_url` (also in `Location`) until `finished`.",
+                    "Answers 202 with the analysis; poll `status_url` (also in `Location`) until `finished`. With "
+                    "`url` instead of `file`, the link's host is checked at once and the worker fetches the video "
+                    "(stage `download`); a fetch that fails ends the analysis as failed, with a message.",
         request={"multipart/form-data": s.AnalysisCreateSerializer},
         responses={202: s.AnalysisCreatedSerializer, **error_responses(400, 401, 403, 413, 415, 429, 503)},
     )
     def post(self, request):
+        if len(request.FILES.getlist("file")) > 1:  # taking one of them would analyse a video nobody chose
+            raise Invalid("Several files were sent: send them to /api/v1/batches/, which takes many.",
+                          code="too_many_files", field="file")
         form = s.AnalysisCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        analysis = services.analysis_create(
-            owner=request.user, file=data["file"], frames=data["frames"], strategy=data["strategy"],
-            detector=data.get("detector"),
-        )
+        options = dict(owner=request.user, frames=data["frames"], strategy=data["strategy"],
+                       detector=data.get("detector"))
+        if data.get("url"):
+            analysis = services.analysis_create_from_link(url=data["url"], **options)
+        else:
+            analysis = services.analysis_create(file=data["file"], **options)
         body = s.AnalysisCreatedSerializer(analysis, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
@@ -129,6 +139,96 @@ class AnalysisCancelApi(ApiView):
         analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
         analysis = services.analysis_cancel(analysis=analysis)
         return Response(s.AnalysisSerializer(analysis, context={"request": request}).data)
+
+
+# --- Batches -----------------------------------------------------------------------------------
+
+
+class BatchPagination(PageNumberPagination):
+    page_size = selectors.BATCHES_PER_PAGE
+    page_size_query_param = "page_size"
+    max_page_size = selectors.MAX_ANALYSES_PER_PAGE
+
+
+class BatchListCreateApi(ApiView):
+    name = "Batches"
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(UploadThrottle())
+        return throttles
+
+    @extend_schema(
+        operation_id="batches_list", summary="List your batches",
+        parameters=[s.PageSerializer], responses={200: s.BatchPageSerializer, **error_responses(400, 401, 404, 429)},
+    )
+    def get(self, request):
+        query = s.PageSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        paginator = BatchPagination()
+        page = paginator.paginate_queryset(selectors.batch_list(owner=request.user), request, self)
+        return paginator.get_paginated_response(s.BatchListItemSerializer(page, many=True,
+                                                                          context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="batches_create", summary="Send several videos and links at once",
+        description="Each `file` and `url` part becomes its own analysis in a new batch, checked on its own "
+                    "(content, size, duration, per-person limits): the accepted ones are queued, the refused "
+                    "ones are listed in `refused` with the reason. Answers 202 with the batch (also in "
+                    "`Location`) when at least one was accepted; when none was, the error says why for each in "
+                    "`fields` (`file.0`, `url.1`, ...) and no batch is kept.",
+        request={"multipart/form-data": s.BatchCreateSerializer},
+        responses={202: s.BatchCreatedSerializer, **error_responses(400, 401, 403, 413, 415, 429, 503)},
+    )
+    def post(self, request):
+        form = s.BatchCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        submission = batches.batch_submit(
+            owner=request.user, files=data["file"], urls=data["url"], name=data.get("name", ""),
+            frames=data["frames"], strategy=data["strategy"], detector=data.get("detector"),
+        )
+        if submission.batch is None:
+            code_status, code, message, fields = batches.refusals_error(submission.refused)
+            return Response(error_body(code_status, code, message, fields), status=code_status)
+        body = s.BatchCreatedSerializer(submission, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["batch"]["url"]})
+
+
+class BatchDetailApi(ApiView):
+    name = "Batch"
+
+    @extend_schema(
+        operation_id="batches_retrieve", summary="A batch: counts per status, verdict and band, progress, analyses",
+        responses={200: s.BatchSerializer, **error_responses(401, 404, 429)},
+    )
+    def get(self, request, batch_id):
+        batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+        return Response(s.BatchSerializer(batch, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="batches_destroy", summary="Delete a batch with its analyses, their videos and results",
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(401, 403, 404, 429, 503)},
+    )
+    def delete(self, request, batch_id):
+        batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+        batches.batch_delete(batch=batch)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BatchExportJsonApi(ApiView):
+    name = "Batch results (JSON)"
+
+    @extend_schema(
+        operation_id="batches_export_json", summary="A batch's results as JSON, one object per analysis",
+        responses={200: s.BatchExportSerializer, **error_responses(401, 404, 429)},
+    )
+    def get(self, request, batch_id):
+        batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+        body = {"id": str(batch.id), "name": batch.name, "created_at": batch.created_at.isoformat(),
+                "analyses": batches.batch_export_rows(batch=batch)}
+        return Response(body, headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.json"'})
 
 
 class _FirstRenderer(DefaultContentNegotiation):
@@ -224,6 +324,22 @@ class AnalysisReportJsonApi(ApiView):
     def get(self, request, analysis_id):
         analysis = selectors.analysis_get(owner=request.user, analysis_id=analysis_id)
         return reports.report_json_response(analysis)
+
+
+class BatchExportCsvApi(ApiView):
+    name = "Batch results (CSV)"
+    content_negotiation_class = _FirstRenderer
+
+    @extend_schema(
+        operation_id="batches_export_csv", summary="A batch's results as CSV, one row per analysis",
+        description="Columns: " + ", ".join(f"`{column}`" for column in batches.EXPORT_COLUMNS) + ".",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV file."),
+                   **error_responses(401, 404, 429)},
+    )
+    def get(self, request, batch_id):
+        batch = selectors.batch_get(owner=request.user, batch_id=batch_id)
+        return HttpResponse(batches.batch_export_csv(batch=batch), content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="batch-{batch.id}.csv"'})
 
 
 # --- Detectors and health ----------------------------------------------------------------------

@@ -59,3 +59,11 @@ def verdict_reading(analysis):
     from detection.readings import verdict_reading as reading
 
     return reading(analysis)
+
+
+@register.filter
+def source_host(value):
+    """A link shown short: its host."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(value or "").hostname or ""

@@ -12,10 +12,15 @@
   var label = document.getElementById("upload-progress-label");
   var submit = document.getElementById("upload-submit");
 
+  var link = form.querySelector("input[name=url]");
+
   function showFile() {
-    var file = input.files && input.files[0];
-    fileLabel.textContent = file ? file.name + " (" + (file.size / 1048576).toFixed(1) + " MB)" : "";
-    zone.classList.toggle("dropzone--chosen", !!file);
+    var files = Array.prototype.slice.call(input.files || []);
+    var megabytes = files.reduce(function (sum, file) { return sum + file.size; }, 0) / 1048576;
+    var names = files.map(function (file) { return file.name; }).join(", ");
+    fileLabel.textContent = !files.length ? "" : files.length === 1 ? names + " (" + megabytes.toFixed(1) + " MB)"
+      : files.length + " videos, sent as one batch: " + names + " (" + megabytes.toFixed(1) + " MB in all)";
+    zone.classList.toggle("dropzone--chosen", files.length > 0);
   }
   input.addEventListener("change", showFile);
   ["dragenter", "dragover"].forEach(function (type) {
@@ -26,13 +31,9 @@
   });
   zone.addEventListener("drop", function (event) {
     event.preventDefault();
-    var dropped = event.dataTransfer.files.length;
     clearErrors();
-    if (dropped > 1) {
-      // The form sends one file; taking one of several silently would analyse a video nobody chose.
-      input.value = ""; showFile();
-      showErrors({file: ["You dropped " + dropped + " files: we analyse one video at a time. Drop just one."]});
-    } else if (dropped) { input.files = event.dataTransfer.files; showFile(); }
+    // Every dropped file is sent: several make a batch, each analysed on its own.
+    if (event.dataTransfer.files.length) { input.files = event.dataTransfer.files; showFile(); }
   });
 
   function clearErrors() {
@@ -50,7 +51,9 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     clearErrors();
-    if (!input.files || !input.files.length) { showErrors({file: ["Choose a video to upload."]}); return; }
+    if ((!input.files || !input.files.length) && !(link && link.value.trim())) {
+      showErrors({file: ["Choose a video to upload, or give a link."]}); return;
+    }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action || window.location.href);
     xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
@@ -64,6 +67,15 @@
       var data = {};
       try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON: server error page */ }
       if (xhr.status === 201 && data.url) { window.location.assign(data.url); return; }
+      // A batch none of whose files was accepted: fields "file.0", "url.0", ... go under their input.
+      if (data.error && data.error.fields) {
+        var byInput = {};
+        Object.keys(data.error.fields).forEach(function (key) {
+          var name = key.split(".")[0];
+          byInput[name] = (byInput[name] || []).concat(data.error.fields[key]);
+        });
+        data.error.fields = byInput;
+      }
       progress.hidden = true; submit.disabled = false;
       // The one error shape: {"error": {"message": ..., "fields": {field: [messages]}}}.
       var error = data.error || {};

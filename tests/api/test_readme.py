@@ -1,6 +1,8 @@
 """The README's curl session, run as written against a live server and a real Celery worker
-on Redis: token, upload, poll until done, read the result, fetch a file."""
+on Redis: token, upload, poll until done, read the result, fetch a file; a batch of two, its
+summary and its CSV export."""
 
+import csv
 import json
 import re
 import shutil
@@ -47,7 +49,7 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
         logs = "\n".join(path.read_text()[-3000:] for path in tmp_path.glob("worker-*.log"))
         pytest.fail(f"the session did not finish: {list(Analysis.objects.values('status', 'stage'))}\n{logs}")
     assert result.returncode == 0, result.stdout + result.stderr
-    analysis = Analysis.objects.get()
+    analysis = Analysis.objects.get(batch=None)
     assert analysis.owner == alice and analysis.status == "done", analysis.error_message
 
     # The JSON printed is the finished analysis, as the API describes it; the share link follows it.
@@ -69,3 +71,12 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
         assert shared.status == 200 and b"Shared by <strong>alice</strong>" in shared.read()
     token = alice.api_tokens.get()
     assert token.name == "my-laptop" and token.last_used_at is not None
+
+    # The batch: two analyses of the same video, both done, summed up and exported.
+    batch = json.loads((session / "batch.json").read_text())
+    assert batch["name"] == "Interviews" and batch["summary"]["total"] == batch["summary"]["finished_count"] == 2
+    assert batch["summary"]["counts"]["status"]["done"] == 2
+    assert [item["file_name"] for item in batch["analyses"]] == ["video.mp4", "second.mp4"]
+    rows = list(csv.DictReader((session / "batch.csv").read_text().splitlines()))
+    assert [row["name"] for row in rows] == ["video.mp4", "second.mp4"] and {r["status"] for r in rows} == {"done"}
+    assert {row["sha256"] for row in rows} == {analysis.sha256}

@@ -34,7 +34,7 @@ def owner_urls(analysis):
 def test_upload_page_and_form_post(alice_client, detector, face_video_bytes):
     page = alice_client.get(reverse("detection:analysis_new"))
     assert page.status_code == 200
-    assert b"Drop a video here" in page.content and b'id="no-detector"' not in page.content
+    assert b"Drop videos here" in page.content and b'id="no-detector"' not in page.content
     assert b'name="detector"' not in page.content  # one detector: nothing to choose
     response = alice_client.post(reverse("detection:analysis_new"),
                                  {"file": upload(face_video_bytes), "frames": 15, "strategy": "contiguous"})

@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
+from detection.models import Analysis, Batch
 from sharing.services import share_link_create
 from tests.e2e.conftest import axe_violations, sideways_scroll, widest_elements
+from tests.factories import AnalysisFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,10 +30,16 @@ def signed_in_pages(detector, finished, make_analysis) -> list:
         dict(status="done", verdict="no_face", frames_requested=20),
     ]
     others = [make_analysis(**state) for state in states]
+    batch = Batch.objects.create(owner=finished.owner, name="Interviews from the press office")
+    Analysis.objects.filter(id__in=[finished.id, others[0].id, others[2].id]).update(batch=batch)
+    link = AnalysisFactory(owner=finished.owner, detector=detector, batch=batch, video="", size_bytes=None,
+                           duration_seconds=None, width=None, height=None, fps=None, sha256="", container="",
+                           source_url="https://example.org/clips/interview", original_name="interview")
     _, token = share_link_create(analysis=finished, include_video=True)
     return [
         "/", "/analyses/", "/analyses/?sort=oldest&status=done", "/analyses/new/",
         f"/analyses/{finished.id}/", *[f"/analyses/{analysis.id}/" for analysis in others],
+        f"/analyses/{link.id}/", "/analyses/batches/", f"/analyses/batches/{batch.id}/",
         f"/analyses/{finished.id}/share-links/", f"/shared/{token}/", (f"/shared/{'x' * 43}/", 404),
         "/detectors/", f"/detectors/{detector.id}/",
         "/accounts/profile/", "/accounts/tokens/", "/accounts/password/change/", "/accounts/password/change/done/",

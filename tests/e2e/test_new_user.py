@@ -8,25 +8,36 @@ from tests.helpers import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-DROP_TWO_FILES = """() => {
+DROP_FILES = """([names, base64]) => {
+  const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
   const data = new DataTransfer();
-  data.items.add(new File(["a"], "A.mp4", {type: "video/mp4"}));
-  data.items.add(new File(["b"], "B.mp4", {type: "video/mp4"}));
+  names.forEach(name => data.items.add(new File([bytes], name, {type: "video/mp4"})));
   document.getElementById("dropzone").dispatchEvent(
     new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
 }"""
 
 
-def test_1_two_dropped_files_are_refused_clearly(open_page, alice, detector):
+def test_1_two_dropped_videos_make_a_batch_of_two(open_page, alice, detector, face_video_bytes):
+    """Dropping two files used to analyse one (then to refuse both): now each is analysed, in a batch."""
+    import base64
+
+    from tests.e2e.conftest import axe_violations
+
     page = open_page(user=alice)
     page.goto("/analyses/new/")
-    page.evaluate(DROP_TWO_FILES)
-    assert "one video at a time" in page.locator('[data-errors-for="file"]').inner_text()
-    assert page.evaluate("document.querySelector('input[type=file]').files.length") == 0
-    assert page.locator("#dropzone-file").inner_text() == ""  # no half-chosen file on show
+    page.evaluate(DROP_FILES, [["first.mp4", "second.mp4"], base64.b64encode(face_video_bytes).decode()])
+    assert page.evaluate("document.querySelector('input[type=file]').files.length") == 2
+    assert page.locator("#dropzone-file").inner_text().startswith("2 videos, sent as one batch: first.mp4, second.mp4")
+    page.get_by_label("Batch name").fill("Two interviews")
     page.get_by_role("button", name="Upload and analyse").click()
-    assert "Choose a video" in page.locator('[data-errors-for="file"]').inner_text()
-    assert not Analysis.objects.exists()
+    page.wait_for_url("**/analyses/batches/*/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Two interviews"
+    rows = page.locator("#batch-analyses tbody tr")
+    assert rows.count() == 2 and rows.nth(0).inner_text().startswith("first.mp4")
+    assert page.get_by_role("link", name="second.mp4").count() == 1
+    assert "0 of 2" in page.locator("#batch-summary h2").inner_text()
+    assert axe_violations(page) == []
+    assert Analysis.objects.filter(batch__name="Two interviews").count() == 2
 
 
 def test_2_live_page_follows_the_worker_in_plain_words(open_page, alice, make_analysis):
