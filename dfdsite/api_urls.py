@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("detection.api.urls")),
     path("", include("accounts.api_urls")),
     path("", include("sharing.api_urls")),
+    path("", include("webhooks.api_urls")),
     # OpenAPI 3 schema, Swagger UI and Redoc (their assets come from drf-spectacular-sidecar's static files).
     path("schema/", login_not_required(SpectacularAPIView.as_view(throttle_classes=[])), name="schema"),
     # The split view serves its start-up script as a file: pages allow no inline script (CSP).

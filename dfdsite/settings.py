@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "accounts",
     "detection",
     "sharing",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +237,13 @@ DFD_FETCH_TIMEOUT_SECONDS = env_int("DFD_FETCH_TIMEOUT_SECONDS", 300)
 # Files and links one batch may hold (each is checked against the per-person limits on its own).
 DFD_MAX_BATCH_FILES = env_int("DFD_MAX_BATCH_FILES", 20)
 DFD_MAX_ATTEMPTS = env_int("DFD_MAX_ATTEMPTS", 2)
+# Webhooks (webhooks/): links in their bodies start with DFD_SITE_URL (workers have no request
+# to take it from); a failed delivery is tried again after base, 3 x base, 9 x base ... seconds.
+DFD_SITE_URL = env_str("DFD_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+DFD_WEBHOOK_MAX_ATTEMPTS = env_int("DFD_WEBHOOK_MAX_ATTEMPTS", 5)
+DFD_WEBHOOK_RETRY_BASE_SECONDS = float(env_str("DFD_WEBHOOK_RETRY_BASE_SECONDS", "10"))
+DFD_WEBHOOK_TIMEOUT_SECONDS = float(env_str("DFD_WEBHOOK_TIMEOUT_SECONDS", "10"))
+DFD_WEBHOOK_MAX_ENDPOINTS = env_int("DFD_WEBHOOK_MAX_ENDPOINTS", 10)
 # Uploads over 2.5 MB are streamed to temporary files, never held in memory.
 FILE_UPLOAD_TEMP_DIR = env_str("DJANGO_FILE_UPLOAD_TEMP_DIR") or None
 # Every route but the two upload routes takes at most this much body (forms and JSON are a few

@@ -22,6 +22,7 @@ urlpatterns = [
     path("detectors/", detection_views.detector_list, name="detector_list"),
     path("detectors/<int:detector_id>/", detection_views.detector_detail, name="detector_detail"),
     path("accounts/", include("accounts.urls")),
+    path("accounts/webhooks/", include("webhooks.urls")),
     path("api/v1/", include("dfdsite.api_urls")),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon, name="favicon"),
