@@ -1,4 +1,5 @@
-"""REST API for API tokens: create one with a username and password, list yours, revoke one.
+"""REST API for API tokens (create one with a username and password, list yours, revoke one)
+and for downloading all of one's data.
 
 Thin views over accounts.services and accounts.selectors; their domain errors reach the client
 through dfdsite.api's exception handler, in the one error shape. Routed in dfdsite.api_urls.
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -115,3 +119,29 @@ class TokenDetailApi(ApiView):
         token = selectors.token_get(user=request.user, token_id=token_id)
         services.token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class _AnyAccept(DefaultContentNegotiation):
+    """The export is a zip whatever the client says it accepts."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class AccountExportApi(ApiView):
+    name = "Export your data"
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(
+        operation_id="account_export", summary="All your analyses and their files, as one zip",
+        description="`index.json` lists every analysis; each has `analyses/<id>/analysis.json` (as "
+                    "`GET analyses/{id}/` gives it) beside its video, faces and heat maps. Built while you wait.",
+        responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
+                   **error_responses(401, 429, 503)},
+    )
+    def get(self, request):
+        archive, size = services.account_export(user=request.user)
+        response = FileResponse(archive, as_attachment=True, filename=services.export_file_name(user=request.user),
+                                content_type="application/zip")
+        response["Content-Length"] = str(size)
+        return response

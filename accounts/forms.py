@@ -82,3 +82,30 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         services.signin_succeeded(username=username, ip=ip)
         return cleaned
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting an account asks for its password again: a session left open is not enough."""
+
+    password = forms.CharField(
+        label="Your password", strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="To confirm that it is you.",
+    )
+
+    def __init__(self, *args, user, ip: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.ip = user, ip
+
+    def clean_password(self):
+        # Wrong passwords count as failed sign-ins: a borrowed session must not become a password oracle.
+        from . import services
+
+        password = self.cleaned_data["password"]
+        username = self.user.get_username()
+        if services.signin_blocked(username=username, ip=self.ip):
+            raise forms.ValidationError(services.signin_blocked_message(), code="throttled")
+        if not self.user.check_password(password):
+            services.signin_failed(username=username, ip=self.ip)
+            raise forms.ValidationError("That is not your password.", code="wrong_password")
+        return password

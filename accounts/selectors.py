@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
+from django.db.models import Count, QuerySet, Sum
+
+from detection.models import Analysis
 from dfdsite.errors import NotFound
+from webhooks.models import WebhookEndpoint
 
 from .models import ApiToken
 
@@ -20,3 +24,19 @@ def token_get(*, user, token_id) -> ApiToken:
     if token is None:
         raise NotFound("No such token.")
     return token
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    analyses: int
+    stored_bytes: int  # the videos; results add a little
+    webhook_endpoints: int
+    tokens: int
+
+
+def account_summary(*, user) -> AccountSummary:
+    """What the account holds, for the profile and the deletion page."""
+    analyses = Analysis.objects.filter(owner=user).aggregate(count=Count("id"), size=Sum("size_bytes"))
+    return AccountSummary(analyses=analyses["count"], stored_bytes=analyses["size"] or 0,
+                          webhook_endpoints=WebhookEndpoint.objects.filter(owner=user).count(),
+                          tokens=ApiToken.objects.filter(user=user).count())

@@ -1,4 +1,4 @@
-"""Writes for accounts: API tokens and sign-in attempts.
+"""Writes for accounts: API tokens, sign-in attempts, and one's data (export, deletion).
 
 A token is `dfd_` followed by 43 URL-safe characters (256 random bits). The database
 keeps its first characters (to find the row and to show which token is which) and the
@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+import shutil
+import tempfile
+import zipfile
 from datetime import timedelta
+from typing import IO
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.utils import timezone
+from django.utils.text import slugify
 
-from dfdsite.errors import Invalid
+from detection import files as detection_files
+from detection import lifecycle
+from detection.api.serializers import AnalysisSerializer
+from detection.models import Analysis
+from dfdsite.errors import Conflict, Invalid, NotFound
+from webhooks import services as webhook_services
 
 from .models import ApiToken
 
@@ -170,4 +182,93 @@ def password_reset_blocked_message() -> str:
 def tokens_revoke_all(*, user) -> int:
     """Revoke every token of the user (a password change does this too); how many there were."""
     deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted
+
+
+# --- Your data: export and deletion ----------------------------------------------------------
+# An export is a zip of every analysis: index.json, and per analysis its API representation
+# (analyses/<id>/analysis.json) beside its stored files under their storage names (the video,
+# the poster, each frame's face and heat map). It is written to an anonymous temporary file
+# one member at a time, each file copied through in chunks: an account of many videos needs
+# disk for the archive, never memory.
+
+EXPORT_CHUNK_BYTES = 1024 * 1024
+# Already compressed: deflating them again costs time and saves nothing.
+STORED_AS_IS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".jpg", ".jpeg", ".png")
+
+
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    entry = zipfile.ZipInfo(name, date_time=timezone.now().timetuple()[:6])
+    entry.compress_type = zipfile.ZIP_STORED if name.lower().endswith(STORED_AS_IS) else zipfile.ZIP_DEFLATED
+    return entry
+
+
+def _zip_json(archive: zipfile.ZipFile, name: str, data) -> None:
+    archive.writestr(_zip_entry(name), json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _zip_stored_file(archive: zipfile.ZipFile, name: str) -> bool:
+    """Copy a stored file into the archive under its storage name; False when it is gone."""
+    try:
+        source = default_storage.open(name, "rb")
+    except FileNotFoundError:
+        return False
+    with source, archive.open(_zip_entry(name), "w", force_zip64=True) as target:
+        shutil.copyfileobj(source, target, EXPORT_CHUNK_BYTES)
+    return True
+
+
+def account_export(*, user) -> tuple[IO[bytes], int]:
+    """Every analysis of the user, with its files, as a zip in a temporary file (deleted when
+    closed); returns the file, at its start, and its size."""
+    handle = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)
+    index = {
+        "exported_at": timezone.now().isoformat(), "site": settings.SITE_NAME,
+        "account": {"username": user.get_username(), "email": user.email, "date_joined": user.date_joined},
+        "analyses": [],
+    }
+    analyses = (Analysis.objects.filter(owner=user).order_by("created_at").select_related("detector")
+                .prefetch_related("frames"))
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        for analysis in analyses.iterator(chunk_size=100):
+            folder = analysis.storage_prefix
+            _zip_json(archive, f"{folder}analysis.json", AnalysisSerializer(analysis).data)
+            names = detection_files.stored_names(folder)
+            included = [name for name in sorted(names) if _zip_stored_file(archive, name)]
+            index["analyses"].append({
+                "id": str(analysis.id), "file_name": analysis.original_name, "status": analysis.status,
+                "verdict": analysis.verdict or None, "created_at": analysis.created_at,
+                "analysis": f"{folder}analysis.json", "files": included,
+            })
+        _zip_json(archive, "index.json", index)
+    size = handle.tell()
+    handle.seek(0)
+    return handle, size
+
+
+def export_file_name(*, user) -> str:
+    return f"{slugify(settings.SITE_NAME)}-{slugify(user.get_username()) or 'account'}-{timezone.now():%Y-%m-%d}.zip"
+
+
+def account_delete(*, user) -> int:
+    """Delete the account and everything in it: webhooks are paused first (nobody is told of
+    what follows), running analyses are cancelled through the lifecycle (their workers stop
+    and clean up), each analysis goes with its stored files, then the user row, and with it
+    by cascade every row that is the user's (tokens, batches, the upload ledger, webhooks,
+    and whatever later features attach). Returns how many analyses were deleted. Raises
+    StorageUnavailable when files cannot be deleted: the account stays, to be tried again."""
+    webhook_services.endpoints_pause_all(owner=user)
+    for analysis_id in Analysis.objects.filter(owner=user, status__in=lifecycle.RUNNING).values_list("id", flat=True):
+        try:
+            lifecycle.analysis_cancel(analysis_id=analysis_id)
+        except (Conflict, NotFound):
+            pass  # it finished, or went, meanwhile
+    deleted = 0
+    for analysis_id in list(Analysis.objects.filter(owner=user).values_list("id", flat=True)):
+        try:
+            lifecycle.analysis_delete(analysis_id=analysis_id)
+        except NotFound:
+            continue
+        deleted += 1
+    user.delete()
     return deleted

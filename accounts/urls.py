@@ -22,6 +22,8 @@ urlpatterns = [
     path("tokens/", views.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("tokens/revoke-all/", views.tokens_revoke_all, name="tokens_revoke_all"),
+    path("export/", views.account_export, name="export"),
+    path("delete/", views.account_delete, name="delete"),
     path(
         "password/change/",
         views.PasswordChangeView.as_view(

@@ -1,7 +1,8 @@
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.http import FileResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -9,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dfdsite.errors import Invalid
 
 from . import selectors, services
-from .forms import ProfileForm, SignUpForm, TokenCreateForm
+from .forms import AccountDeleteForm, ProfileForm, SignUpForm, TokenCreateForm
 
 
 @login_not_required
@@ -33,8 +34,9 @@ def profile(request):
         form.save()
         messages.success(request, "Profile saved.")
         return redirect("accounts:profile")
+    summary = selectors.account_summary(user=request.user)
     return render(request, "accounts/profile.html", {
-        "form": form, "token_count": selectors.token_list(user=request.user).count(),
+        "form": form, "token_count": summary.tokens, "summary": summary,
     })
 
 
@@ -113,3 +115,35 @@ class PasswordResetView(auth_views.PasswordResetView):
             form.add_error(None, services.password_reset_blocked_message())
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_valid(form)
+
+
+# --- Your data -----------------------------------------------------------------------------------
+
+
+@require_POST
+def account_export(request):
+    """All of one's analyses and their files as a zip. A POST (with CSRF), since building it
+    takes a while: another site must not be able to make a signed-in browser start one."""
+    archive, size = services.account_export(user=request.user)
+    response = FileResponse(archive, as_attachment=True, filename=services.export_file_name(user=request.user),
+                            content_type="application/zip")  # closes (and so deletes) the file when sent
+    response["Content-Length"] = str(size)
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    form = AccountDeleteForm(request.POST or None, user=request.user, ip=request.META.get("REMOTE_ADDR", ""))
+    if request.method == "POST" and form.is_valid():
+        username = request.user.get_username()
+        deleted = services.account_delete(user=request.user)
+        logout(request)
+        analyses = "analysis" if deleted == 1 else "analyses"
+        messages.success(request, f"The account {username} was deleted, with its {deleted} {analyses} and "
+                                  "every file, token and webhook in it.")
+        return redirect("accounts:login")
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "accounts/account_delete.html", {
+        "form": form, "summary": selectors.account_summary(user=request.user),
+    }, status=status)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.processes import REPO_ROOT
 
-PACKAGES = ("accounts", "detection", "dfdsite", "sharing")
+PACKAGES = ("accounts", "detection", "dfdsite", "sharing", "webhooks")
 
 
 def module_name(path: Path) -> str:

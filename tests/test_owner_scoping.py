@@ -9,7 +9,8 @@ from accounts import services as account_services
 from detection import services
 from detection.models import Analysis, Batch
 from sharing.services import share_link_create
-from tests.helpers import upload
+from tests.helpers import endpoint_with_log, upload
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,7 @@ OWNED = {
     "uidb64": None,  # password reset links: the signed token in the link is the authorisation
     "token": None,  # and share links: the random token in the link is the authorisation
     "detector_id": None,  # detectors are shared by everyone on the platform
+    "endpoint_id": "webhook endpoint",
 }
 
 
@@ -51,8 +53,9 @@ def alices_things(alice, detector, face_video_bytes):
     link, _ = share_link_create(analysis=analysis)
     batch = Batch.objects.create(owner=alice, name="alice's batch")
     Analysis.objects.filter(id=analysis.id).update(batch=batch)
+    endpoint = endpoint_with_log(alice)
     return {"analysis_id": analysis.id, "index": frame.index, "token_id": token.id, "link_id": link.id,
-            "batch_id": batch.id}
+            "batch_id": batch.id, "endpoint_id": endpoint.id}
 
 
 def test_every_route_with_a_persons_object_is_404_for_anyone_else(client, bob, alices_things):
@@ -73,9 +76,11 @@ def test_every_route_with_a_persons_object_is_404_for_anyone_else(client, bob, a
             assert response.status_code in (404, 405), f"{method.upper()} {url}: {response.status_code}"
         assert client.get(url).status_code in (404, 405)
         checked.append(url)
-    # Pages, files, status, retry, delete; API detail, files, retry; token revoke and API token.
-    assert len(checked) >= 15, checked
+    # Pages, files, status, retry, delete; API detail, files, retry; token revoke and API token; webhook
+    # pages and API.
+    assert len(checked) >= 25, checked
     assert Batch.objects.filter(id=alices_things["batch_id"]).exists()
     assert Analysis.objects.filter(id=alices_things["analysis_id"]).exists()
+    assert WebhookEndpoint.objects.filter(id=alices_things["endpoint_id"], is_active=True).exists()
     admin = client.get(f"/admin/detection/analysis/{alices_things['analysis_id']}/change/")
     assert admin.status_code == 302 and "/admin/login/" in admin.url  # not staff: no admin at all

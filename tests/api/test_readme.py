@@ -1,6 +1,6 @@
 """The README's curl session, run as written against a live server and a real Celery worker
 on Redis: token, upload, poll until done, read the result, fetch a file; a batch of two, its
-summary and its CSV export."""
+summary and its CSV export; a webhook endpoint and its deliveries."""
 
 import csv
 import json
@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from detection.models import Analysis
 from sharing.models import ShareLink
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, WebhookReceiver, readme_verify_signature
 from tests.processes import REPO_ROOT
+from webhooks.models import WebhookEndpoint
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -31,11 +32,23 @@ def readme_api_session() -> str:
     return block
 
 
-def test_readme_curl_session(live_server, alice, detector, face_video_bytes, start_worker, tmp_path):
+README_WEBHOOK = "https://example.org/hooks/deepfakes"
+
+
+@pytest.fixture
+def receiver(settings):
+    """The README's webhook goes to a receiver of the test's own, on loopback (nothing outside answers here)."""
+    settings.DFD_OUTBOUND_ALLOW_PRIVATE = True
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+def test_readme_curl_session(live_server, alice, detector, face_video_bytes, start_worker, tmp_path, receiver):
     if shutil.which("curl") is None:
         pytest.fail("curl is not installed: run `make test`, which installs it")
-    start_worker()
-    script = readme_api_session().replace(README_ORIGIN, live_server.url)
+    start_worker(DFD_OUTBOUND_ALLOW_PRIVATE="1")
+    assert README_WEBHOOK in readme_api_session()
+    script = readme_api_session().replace(README_ORIGIN, live_server.url).replace(README_WEBHOOK, receiver.url + "/h")
     session = tmp_path / "session"
     session.mkdir()
     (session / "video.mp4").write_bytes(face_video_bytes)
@@ -52,9 +65,11 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     analysis = Analysis.objects.get(batch=None)
     assert analysis.owner == alice and analysis.status == "done", analysis.error_message
 
-    # The JSON printed is the finished analysis, as the API describes it; the share link follows it.
-    printed, share_url = result.stdout.rstrip().rsplit("\n", 1)
-    shown = json.loads(printed[printed.index("{"):])
+    # The JSON printed: the finished analysis, as the API describes it, then the webhook's deliveries;
+    # the share link is the line that is its URL.
+    printed = printed_json(result.stdout)
+    shown = printed[0]
+    [share_url] = [line for line in result.stdout.splitlines() if line.startswith(f"{live_server.url}/shared/")]
     assert shown["id"] == str(analysis.id) and shown["status"] == "done" and shown["finished"] is True
     assert shown["verdict"] in ("real", "fake") and 0 <= shown["probability_fake"] <= 1
     assert len(shown["frames"]) == analysis.frames_analysed >= 19
@@ -80,3 +95,23 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     rows = list(csv.DictReader((session / "batch.csv").read_text().splitlines()))
     assert [row["name"] for row in rows] == ["video.mp4", "second.mp4"] and {r["status"] for r in rows} == {"done"}
     assert {row["sha256"] for row in rows} == {analysis.sha256}
+
+    # The endpoint, its secret kept in webhook.json, and the test event it was sent, signed with that secret.
+    endpoint = WebhookEndpoint.objects.get(owner=alice)
+    secret = json.loads((session / "webhook.json").read_text())["secret"]
+    assert endpoint.description == "newsroom" and secret == endpoint.secret
+    [delivery] = printed[1]
+    assert delivery["event"] == "webhook.test"
+    [request] = receiver.wait_for(1)
+    assert request["headers"]["X-DFD-Delivery"] == delivery["id"]
+    assert readme_verify_signature()(secret, request["headers"]["X-DFD-Signature"], request["body"])
+
+
+def printed_json(output: str) -> list:
+    """Every JSON document in the output, in order."""
+    decoder, found, position = json.JSONDecoder(), [], 0
+    while (start := min((i for i in (output.find("{", position), output.find("[", position)) if i >= 0),
+                        default=-1)) >= 0:
+        value, position = decoder.raw_decode(output, start)
+        found.append(value)
+    return found
