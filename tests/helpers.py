@@ -162,7 +162,8 @@ def endpoint_with_log(owner, url: str = "https://hooks.example.org/deepfakes"):
     delivered = WebhookDelivery.objects.create(endpoint=endpoint, event="analysis.finished", body="{}",
                                                status="succeeded", attempts=2, last_status_code=200)
     WebhookAttempt.objects.create(delivery=delivered, number=1, started_at=now, duration_ms=31, status_code=500,
-                                  error="The receiver answered 500, not 2xx.", next_retry_at=now + timedelta(seconds=10))
+                                  error="The receiver answered 500, not 2xx.",
+                                  next_retry_at=now + timedelta(seconds=10))
     WebhookAttempt.objects.create(delivery=delivered, number=2, started_at=now, duration_ms=12, status_code=200,
                                   succeeded=True)
     waiting = WebhookDelivery.objects.create(endpoint=endpoint, event="webhook.test", body="{}", attempts=1,

@@ -10,6 +10,7 @@ from detection.models import Analysis, Batch
 from sharing.services import share_link_create
 from tests.e2e.conftest import axe_violations, sideways_scroll, widest_elements
 from tests.factories import AnalysisFactory
+from tests.helpers import endpoint_with_log
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -36,6 +37,7 @@ def signed_in_pages(detector, finished, make_analysis) -> list:
                            duration_seconds=None, width=None, height=None, fps=None, sha256="", container="",
                            source_url="https://example.org/clips/interview", original_name="interview")
     _, token = share_link_create(analysis=finished, include_video=True)
+    endpoint = endpoint_with_log(finished.owner)
     return [
         "/", "/analyses/", "/analyses/?sort=oldest&status=done", "/analyses/new/",
         f"/analyses/{finished.id}/", *[f"/analyses/{analysis.id}/" for analysis in others],
@@ -43,6 +45,7 @@ def signed_in_pages(detector, finished, make_analysis) -> list:
         f"/analyses/{finished.id}/share-links/", f"/shared/{token}/", (f"/shared/{'x' * 43}/", 404),
         "/detectors/", f"/detectors/{detector.id}/",
         "/accounts/profile/", "/accounts/tokens/", "/accounts/password/change/", "/accounts/password/change/done/",
+        "/accounts/webhooks/", f"/accounts/webhooks/{endpoint.id}/", "/accounts/delete/",
         "/api/v1/docs/", "/api/v1/redoc/", (f"/analyses/{uuid.uuid4()}/", 404), ("/no-such-page/", 404),
     ]
 
