@@ -8,7 +8,8 @@ from django.core.wsgi import get_wsgi_application
 from accounts.models import ApiToken
 from detection import workers
 from detection.models import Analysis
-from tests.helpers import PASSWORD, auth
+from tests.helpers import PASSWORD, auth, endpoint_with_log
+from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +87,22 @@ def test_error_responses_match_the_schema(schema, alice, alice_token, bobs, dete
           body={"file": b"0123456789"})
     check(schema, "POST", "/api/v1/auth/token/", None, 401, media_type="application/json",
           body={"username": "alice", "password": "wrong"})
+
+
+def test_webhook_and_export_responses_match_the_schema(schema, alice, alice_token, settings):
+    settings.DFD_OUTBOUND_ALLOW_PRIVATE = True
+    created = check(schema, "POST", "/api/v1/webhooks/", alice_token, 201, media_type="application/json",
+                    body={"url": "http://127.0.0.1:9/hooks", "description": "conformance"})
+    ids = {"endpoint_id": created.json()["id"]}
+    check(schema, "GET", "/api/v1/webhooks/", alice_token, 200)
+    check(schema, "PATCH", "/api/v1/webhooks/{endpoint_id}/", alice_token, 200, path_parameters=ids,
+          media_type="application/json", body={"is_active": False})
+    check(schema, "POST", "/api/v1/webhooks/{endpoint_id}/rotate-secret/", alice_token, 200, path_parameters=ids)
+    check(schema, "POST", "/api/v1/webhooks/{endpoint_id}/test/", alice_token, 202, path_parameters=ids)
+    endpoint_with_log(alice)  # deliveries with attempts of every kind, for the next check
+    check(schema, "GET", "/api/v1/webhooks/{endpoint_id}/deliveries/", alice_token, 200,
+          path_parameters={"endpoint_id": WebhookEndpoint.objects.get(description="newsroom alerts").id})
+    check(schema, "POST", "/api/v1/webhooks/", alice_token, 400, media_type="application/json",
+          body={"url": "http://169.254.169.254/"})
+    check(schema, "DELETE", "/api/v1/webhooks/{endpoint_id}/", alice_token, 204, path_parameters=ids)
+    check(schema, "GET", "/api/v1/account/export/", alice_token, 200)
