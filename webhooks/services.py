@@ -235,6 +235,10 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | N
         return None, f"Refused: {refused.message}"[:ERROR_MAX_LENGTH]
     except urllib3.exceptions.HTTPError as error:
         return None, _network_error(error)
+    except Exception:
+        # Logged, and the attempt recorded as failed, so a bug cannot leave a delivery claimed but unlogged.
+        logger.exception("webhook delivery %s failed unexpectedly", delivery.id)
+        return None, "The delivery failed on our side; it will be tried again."
 
 
 def delivery_attempt(*, delivery_id, attempt: int) -> WebhookAttempt | None:
