@@ -135,7 +135,8 @@ class AccountExportApi(ApiView):
     @extend_schema(
         operation_id="account_export", summary="All your analyses and their files, as one zip",
         description="`index.json` lists every analysis; each has `analyses/<id>/analysis.json` (as "
-                    "`GET analyses/{id}/` gives it) beside its video, faces and heat maps. Built while you wait.",
+                    "`GET analyses/{id}/` gives it) and, once done, `report.json` (its report's facts) beside its "
+                    "video, faces and heat maps. Built while you wait.",
         responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The archive."),
                    **error_responses(401, 429, 503)},
     )

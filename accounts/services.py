@@ -28,6 +28,7 @@ from detection import files as detection_files
 from detection import lifecycle
 from detection.api.serializers import AnalysisSerializer
 from detection.models import Analysis
+from detection.reports import report_facts
 from dfdsite.errors import Conflict, Invalid, NotFound
 from webhooks import services as webhook_services
 
@@ -187,8 +188,9 @@ def tokens_revoke_all(*, user) -> int:
 
 # --- Your data: export and deletion ----------------------------------------------------------
 # An export is a zip of every analysis: index.json, and per analysis its API representation
-# (analyses/<id>/analysis.json) beside its stored files under their storage names (the video,
-# the poster, each frame's face and heat map). It is written to an anonymous temporary file
+# (analyses/<id>/analysis.json), for a done one its report's facts (report.json, schema
+# dfd-report/1), beside its stored files under their storage names (the video, the poster,
+# each frame's face and heat map). It is written to an anonymous temporary file
 # one member at a time, each file copied through in chunks: an account of many videos needs
 # disk for the archive, never memory.
 
@@ -233,12 +235,16 @@ def account_export(*, user) -> tuple[IO[bytes], int]:
         for analysis in analyses.iterator(chunk_size=100):
             folder = analysis.storage_prefix
             _zip_json(archive, f"{folder}analysis.json", AnalysisSerializer(analysis).data)
+            report = None
+            if analysis.status == Analysis.Status.DONE:  # a report tells a verdict: done ones have one
+                report = f"{folder}report.json"
+                _zip_json(archive, report, report_facts(analysis))
             names = detection_files.stored_names(folder)
             included = [name for name in sorted(names) if _zip_stored_file(archive, name)]
             index["analyses"].append({
                 "id": str(analysis.id), "file_name": analysis.original_name, "status": analysis.status,
                 "verdict": analysis.verdict or None, "created_at": analysis.created_at,
-                "analysis": f"{folder}analysis.json", "files": included,
+                "analysis": f"{folder}analysis.json", "report": report, "files": included,
             })
         _zip_json(archive, "index.json", index)
     size = handle.tell()
@@ -254,8 +260,8 @@ def account_delete(*, user) -> int:
     """Delete the account and everything in it: webhooks are paused first (nobody is told of
     what follows), running analyses are cancelled through the lifecycle (their workers stop
     and clean up), each analysis goes with its stored files, then the user row, and with it
-    by cascade every row that is the user's (tokens, batches, the upload ledger, webhooks,
-    and whatever later features attach). Returns how many analyses were deleted. Raises
+    by cascade every row that is the user's or an analysis's (tokens, batches, the upload ledger,
+    webhooks, share links, and whatever later features attach). Returns how many analyses were deleted. Raises
     StorageUnavailable when files cannot be deleted: the account stays, to be tried again."""
     webhook_services.endpoints_pause_all(owner=user)
     for analysis_id in Analysis.objects.filter(owner=user, status__in=lifecycle.RUNNING).values_list("id", flat=True):

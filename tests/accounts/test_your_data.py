@@ -12,6 +12,8 @@ from django.core.files.storage import default_storage
 
 from accounts.models import ApiToken
 from detection.models import Analysis, Batch, FrameResult, UploadLedgerEntry
+from sharing.models import ShareLink
+from sharing.services import share_link_create
 from tests.factories import AnalysisFactory
 from tests.helpers import PASSWORD, auth, endpoint_with_log, finished_analysis, stored_files, token_for
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -44,6 +46,10 @@ def check_export(archive: zipfile.ZipFile, done: Analysis, queued: Analysis, vid
     facts = json.loads(archive.read(entry["analysis"]))
     assert facts["id"] == str(done.id) and facts["verdict"] == done.verdict and facts["status"] == "done"
     assert len(facts["frames"]) == done.frames.count() and facts["file_name"] == done.original_name
+    report = json.loads(archive.read(entry["report"]))  # the report's facts too, for a done one
+    assert report["schema"] == "dfd-report/1" and report["analysis"]["id"] == str(done.id)
+    assert report["verdict"]["probability_fake"] == done.probability_fake
+    assert index["analyses"][1]["report"] is None  # still queued: no verdict to report
     frames = list(done.frames.all())
     expected = {done.video.name, done.poster.name, *(f.thumbnail.name for f in frames),
                 *(f.heatmap.name for f in frames if f.heatmap)}
@@ -56,13 +62,14 @@ def check_export(archive: zipfile.ZipFile, done: Analysis, queued: Analysis, vid
 
 
 def alices_account(alice, detector, face_video_bytes):
-    """Alice with a finished analysis, a queued one, a token, a batch and webhooks."""
+    """Alice with a finished analysis (shared by a link), a queued one, a token, a batch and webhooks."""
     done = finished_analysis(alice, face_video_bytes, "interview.mp4")
     queued = stored_row(alice, detector, face_video_bytes, original_name="queued.mp4")
     batch = Batch.objects.create(owner=alice, name="election clips")
     Analysis.objects.filter(id=queued.id).update(batch=batch)
     token = token_for(alice)
     endpoint_with_log(alice)
+    share_link_create(analysis=done)
     return done, queued, token
 
 
@@ -76,6 +83,7 @@ def check_deleted(client, alice, bob_analysis, done) -> None:
     assert not FrameResult.objects.filter(analysis_id=done.id).exists()
     assert not ApiToken.objects.filter(user_id=alice.id).exists() and not Batch.objects.exists()
     assert not WebhookEndpoint.objects.exists() and not WebhookDelivery.objects.exists()
+    assert not ShareLink.objects.exists()
     assert not UploadLedgerEntry.objects.filter(owner_id=alice.id).exists()
 
 
