@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from dfdsite.api import ApiView, error_responses
@@ -16,21 +17,30 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 # --- Shapes ------------------------------------------------------------------------------------
 
 
+class OptionalBooleanField(serializers.BooleanField):
+    """Absent means absent, form-encoded too (DRF reads a missing form field as an unticked box: False)."""
+
+    default_empty_html = serializers.empty
+
+
+# `url` allows blank here so that a blank one reaches the service and is refused there, with the
+# service's message.
+
+
 class EndpointInputSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=WebhookEndpoint.URL_MAX_LENGTH,
+    url = serializers.CharField(max_length=WebhookEndpoint.URL_MAX_LENGTH, allow_blank=True,
                                 help_text="A public http(s) address that accepts POST requests; redirects are "
                                           "not followed.")
     description = serializers.CharField(max_length=WebhookEndpoint.DESCRIPTION_MAX_LENGTH, required=False,
                                         allow_blank=True, default="")
-    is_active = serializers.BooleanField(required=False, default=True,
-                                         help_text="Paused endpoints are sent nothing.")
+    is_active = OptionalBooleanField(required=False, default=True, help_text="Paused endpoints are sent nothing.")
 
 
 class EndpointUpdateSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=WebhookEndpoint.URL_MAX_LENGTH, required=False)
+    url = serializers.CharField(max_length=WebhookEndpoint.URL_MAX_LENGTH, required=False, allow_blank=True)
     description = serializers.CharField(max_length=WebhookEndpoint.DESCRIPTION_MAX_LENGTH, required=False,
                                         allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
+    is_active = OptionalBooleanField(required=False)
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -99,6 +109,8 @@ class EndpointListApi(ApiView):
 
 class EndpointDetailApi(ApiView):
     name = "Webhook endpoint"
+    # JSON only: a form body that is not a set of fields (garbage) would parse as no change at all.
+    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="webhooks_retrieve", summary="A webhook endpoint",
                    responses={200: EndpointSerializer, **error_responses(401, 404, 429)})

@@ -99,7 +99,7 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     # The endpoint, its secret kept in webhook.json, and the test event it was sent, signed with that secret.
     endpoint = WebhookEndpoint.objects.get(owner=alice)
     secret = json.loads((session / "webhook.json").read_text())["secret"]
-    assert endpoint.description == "newsroom" and secret == endpoint.secret
+    assert endpoint.description == "newsroom" and endpoint.is_active and secret == endpoint.secret
     [delivery] = printed[1]
     assert delivery["event"] == "webhook.test"
     [request] = receiver.wait_for(1)

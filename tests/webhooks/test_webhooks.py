@@ -125,6 +125,13 @@ def test_api_endpoints_deliveries_and_owner_scoping(allow_loopback, client, alic
     [logged] = delivery["attempt_log"]
     assert logged["number"] == 1 and logged["status_code"] == 503 and logged["next_retry_at"]
 
+    # Fields left out stay as they were; a change is JSON (a form body could be garbage that reads as no change).
+    renamed = client.patch(base, {"description": "renamed"}, content_type="application/json", headers=auth(alice_token))
+    assert renamed.json()["description"] == "renamed" and renamed.json()["is_active"] is True
+    blank = client.patch(base, {"url": ""}, content_type="application/json", headers=auth(alice_token))
+    assert assert_error(blank, 400)["fields"] == {"url": ["Enter the address that should receive the events."]}
+    assert_error(client.patch(base, "url=", content_type="application/x-www-form-urlencoded",
+                              headers=auth(alice_token)), 415)
     paused = client.patch(base, {"is_active": False}, content_type="application/json", headers=auth(alice_token))
     assert paused.status_code == 200 and paused.json()["is_active"] is False
     refused = client.patch(base, {"url": "http://169.254.169.254/"}, content_type="application/json",

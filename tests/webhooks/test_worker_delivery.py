@@ -18,7 +18,7 @@ RETRY_BASE_SECONDS = 0.4
 
 
 def test_finished_analysis_is_delivered_signed_and_retried(settings_, alice, bob, detector, face_video_bytes,
-                                                           start_worker):
+                                                           start_worker, tmp_path):
     with WebhookReceiver(statuses=[500, 500]) as receiver:
         endpoint = services.endpoint_create(owner=alice, url=receiver.url + "/alice")
         services.endpoint_create(owner=bob, url=receiver.url + "/bob")
@@ -30,7 +30,13 @@ def test_finished_analysis_is_delivered_signed_and_retried(settings_, alice, bob
             delivery = WebhookDelivery.objects.filter(endpoint=endpoint).first()
             return delivery if delivery and delivery.status != "pending" else None
 
-        delivery = wait_until(delivered, 120, "the webhook delivery to settle", interval=0.25)
+        try:
+            delivery = wait_until(delivered, 180, "the webhook delivery to settle", interval=0.25)
+        except TimeoutError:
+            analysis.refresh_from_db()
+            logs = "\n".join(path.read_text()[-4000:] for path in tmp_path.glob("worker-*.log"))
+            pytest.fail(f"no delivery settled: analysis {analysis.status} ({analysis.stage}), deliveries "
+                        f"{list(WebhookDelivery.objects.values('status', 'attempts'))}\n{logs}")
         requests = list(receiver.requests)
     analysis.refresh_from_db()
     assert analysis.status == "done", analysis.error_message
