@@ -4,7 +4,6 @@ from django.conf import settings
 from .models import Analysis, DetectorModel
 from .uploads import ACCEPT_ATTRIBUTE, ACCEPTED_NAMES
 
-
 NO_VIDEO = "Choose a video to upload, or give a link."
 
 

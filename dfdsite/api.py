@@ -118,5 +118,20 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+def length_required_on_bodies(result, generator, request, public):
+    """drf-spectacular hook: BodyLimitMiddleware answers a chunked body that has no length with
+    411 on every operation that takes a body; document it there, shaped like the other errors."""
+    for methods in result.get("paths", {}).values():
+        for method, operation in methods.items():
+            if method not in ("post", "put", "patch"):
+                continue
+            responses = operation.setdefault("responses", {})
+            error = next((r for code, r in responses.items() if code.startswith("4") and "content" in r), None)
+            if error is not None:
+                responses.setdefault("411", {"description": "A chunked body without a Content-Length header.",
+                                             "content": error["content"]})
+    return result
+
+
 def error_responses(*codes: int) -> dict:
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in codes}

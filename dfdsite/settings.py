@@ -304,6 +304,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "dfdsite.api.length_required_on_bodies"],
     "TITLE": f"{env_str('SITE_NAME', 'Deepfake Detector')} API",
     "DESCRIPTION": (
         "Upload videos, follow their analysis and read the verdicts. Authenticate with a token "

@@ -41,6 +41,16 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return None if value in ("", None) else super().to_representation(value)
 
 
+class BlankAsNullURLField(serializers.URLField):
+    """A URL stored as "" when there is none, shown as null (an empty string is no URI)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return None if value in ("", None) else super().to_representation(value)
+
+
 # --- Detectors -----------------------------------------------------------------------------
 
 
@@ -225,6 +235,7 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
                   "page says what each band held on test data.")
     poster_url = serializers.SerializerMethodField(help_text="The most suspicious face, once done.")
     detector = DetectorSummarySerializer(read_only=True)
+    source_url = BlankAsNullURLField(help_text="The link the video was fetched from; null for an upload.")
 
     class Meta:
         model = Analysis
@@ -236,7 +247,7 @@ class AnalysisListItemSerializer(serializers.ModelSerializer):
             "media_kind": {"help_text": "`video`, or `image` for a photo: every face in it is judged (one entry "
                                         "in `frames` per face, `index` its number) and the verdict is the most "
                                         "suspicious face's."},
-            "source_url": {"help_text": "The link the video was fetched from; empty for an upload."},
+
             "batch": {"help_text": "Id of the batch it was sent in, or null."},
             "progress": {"help_text": "Percent done."},
             "probability_fake": {"help_text": "Probability that the video is manipulated, 0 to 1; null until done."},

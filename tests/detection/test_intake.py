@@ -122,7 +122,7 @@ def test_a_batch_of_files_and_links_is_analysed_by_a_worker(
     counts = summary["summary"]["counts"]
     assert counts["status"]["done"] == 3 and counts["status"]["failed"] == 0
     assert sum(counts["verdict"].values()) == 3 and set(counts["verdict"]) == {"real", "fake", "no_face"}
-    assert [item["source_url"] for item in summary["analyses"]] == ["", *[a.source_url for a in links]]
+    assert [item["source_url"] for item in summary["analyses"]] == [None, *[a.source_url for a in links]]
 
     exported = client.get(summary["export_csv_url"], headers=auth(token))
     assert exported["Content-Type"].startswith("text/csv")
