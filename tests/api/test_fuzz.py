@@ -116,4 +116,7 @@ def test_schemathesis_finds_no_server_errors_and_no_schema_mismatches(
     assert result.returncode == 0, output[-15000:]
     selected = re.search(r"Selected: (\d+)/\1\n\s*Tested: \1\n", output)  # every operation, each tested
     assert selected and int(selected.group(1)) >= 15, output[-5000:]
-    assert " passed" in output and "failed" not in output.split("SUMMARY")[-1].lower(), output[-5000:]
+    # Every generated case passed (the summary's warnings, such as "Authentication failed" for the token
+    # endpoint's wrong passwords, are not failures).
+    summary = output.split("SUMMARY")[-1]
+    assert re.search(r"Test cases:\n\s*(\d+) generated, \1 passed", summary), output[-5000:]
