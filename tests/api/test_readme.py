@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from detection.models import Analysis
 from sharing.models import ShareLink
+from tests import stills
 from tests.helpers import PASSWORD, WebhookReceiver, readme_verify_signature
 from tests.processes import REPO_ROOT
 from webhooks.models import WebhookEndpoint
@@ -52,6 +53,7 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     session = tmp_path / "session"
     session.mkdir()
     (session / "video.mp4").write_bytes(face_video_bytes)
+    (session / "photo.jpg").write_bytes(stills.encode(stills.face_photo(faces=2), ".jpg"))
     try:
         result = subprocess.run(
             ["bash", "-euc", script], cwd=session, capture_output=True, text=True, timeout=180,
@@ -62,7 +64,7 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
         logs = "\n".join(path.read_text()[-3000:] for path in tmp_path.glob("worker-*.log"))
         pytest.fail(f"the session did not finish: {list(Analysis.objects.values('status', 'stage'))}\n{logs}")
     assert result.returncode == 0, result.stdout + result.stderr
-    analysis = Analysis.objects.get(batch=None)
+    analysis = Analysis.objects.get(batch=None, media_kind="video")
     assert analysis.owner == alice and analysis.status == "done", analysis.error_message
 
     # The JSON printed: the finished analysis, as the API describes it, then the webhook's deliveries;
@@ -102,9 +104,21 @@ def test_readme_curl_session(live_server, alice, detector, face_video_bytes, sta
     assert endpoint.description == "newsroom" and endpoint.is_active and secret == endpoint.secret
     [delivery] = printed[1]
     assert delivery["event"] == "webhook.test"
-    [request] = receiver.wait_for(1)
-    assert request["headers"]["X-DFD-Delivery"] == delivery["id"]
+    # Two requests reach the receiver: the test event, and the photo's "analysis.finished" (the
+    # endpoint existed by the time the photo was done).
+    requests = {r["headers"]["X-DFD-Delivery"]: r for r in receiver.wait_for(2)}
+    request = requests[delivery["id"]]
     assert readme_verify_signature()(secret, request["headers"]["X-DFD-Signature"], request["body"])
+    events = [json.loads(r["body"]) for r in requests.values()]
+    assert sorted(e["type"] for e in events) == ["analysis.finished", "webhook.test"]
+
+    # The photo: each of its two faces judged, the verdict that of the most suspicious.
+    photo = json.loads((session / "photo.json").read_text())
+    assert photo["media_kind"] == "image" and photo["status"] == "done" and photo["file_name"] == "photo.jpg"
+    assert len(photo["frames"]) == 2
+    assert photo["probability_fake"] == pytest.approx(max(f["probability_fake"] for f in photo["frames"]))
+    [finished] = [e for e in events if e["type"] == "analysis.finished"]
+    assert finished["data"]["analysis"]["id"] == photo["id"]
 
 
 def printed_json(output: str) -> list:
