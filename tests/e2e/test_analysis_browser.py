@@ -39,6 +39,8 @@ def test_upload_watch_verdict_history_and_delete(page, screenshot, alice, detect
     assert verdict_text == {"manipulated": "Manipulation likely", "inconclusive": "Inconclusive",
                             "no_manipulation": "No manipulation found"}[analysis.band]
     assert page.locator("#faces figure").count() == analysis.frames_analysed >= 15
+    # Faces far down the page load lazily: ask for all of them, then every image must have loaded.
+    page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager'; })")
     page.wait_for_function("() => Array.from(document.images).every(img => img.complete && img.naturalWidth > 0)")
     # Heat maps are shown for the faces that pushed the verdict towards "manipulated" only.
     suspicious = analysis.frames.filter(probability_fake__gte=0.5).exclude(heatmap="").count()
