@@ -127,7 +127,6 @@ def analysis_detail(request, analysis_id):
         "analysis": analysis, "frames": frames, "heatmaps": heatmaps, "no_worker": _no_worker_seen(analysis),
         "chart": score_chart(frames, analysis.duration_seconds) if frames and not still else None,
         # A photo: each face's box over it, and the face whose score is the verdict.
-        "noun": "photo" if still else "video",
         "still_boxes": still_boxes(frames, analysis.width, analysis.height) if still else [],
         "still_url": reverse("detection:analysis_video", args=[analysis.id]),
         "top_face": max(frames, key=lambda f: f.probability_fake) if still and frames else None,

@@ -71,7 +71,6 @@ class EnsembleManifest:
     calibration: Calibration
     description: str = ""
     metrics: dict = field(default_factory=dict)
-    member_metadata: list[CheckpointMetadata] = field(default_factory=list)
     format: str = ENSEMBLE_FORMAT
 
     def member_path(self, member: MemberSpec) -> Path:
@@ -79,10 +78,12 @@ class EnsembleManifest:
 
     @property
     def metadata(self) -> CheckpointMetadata:
-        """What the registry stores for a detector, read off the members."""
-        lead = self.member_metadata[0]
+        """What the registry stores for a detector, read off the members (each loaded, which
+        also checks it is a usable checkpoint; the worker never needs this)."""
+        member_metadata = [load_checkpoint(self.member_path(m)).metadata for m in self.members]
+        lead = member_metadata[0]
         backbones = ", ".join(f"{m.name} ({meta.backbone}, {meta.input_size} px)"
-                              for m, meta in zip(self.members, self.member_metadata, strict=True))
+                              for m, meta in zip(self.members, member_metadata, strict=True))
         return CheckpointMetadata(
             variant="ensemble", backbone="ensemble", hidden_size=lead.hidden_size, pooling=lead.pooling,
             sequence_length=lead.sequence_length, input_size=lead.input_size,
@@ -138,7 +139,6 @@ def read_manifest(path: str | Path, *, check_members: bool = True) -> EnsembleMa
             if actual != member.sha256:
                 raise CheckpointError(f"{path.name}: member {member.file} has sha256 {actual}, "
                                       f"not {member.sha256}")
-            manifest.member_metadata.append(load_checkpoint(member_path).metadata)
     return manifest
 
 
