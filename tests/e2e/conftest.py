@@ -12,7 +12,11 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
-VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+VIEWPORTS = {
+    "desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844},
+    # The narrowest phone and a wide monitor: the ends of what every page must fit without scrolling sideways.
+    "narrow": {"width": 320, "height": 640}, "wide": {"width": 1920, "height": 1080},
+}
 
 # A CSP violation is reported to the console too, but only as a warning for some kinds (report-only,
 # images in some Chromium versions): make every one an error the watcher sees.
@@ -100,7 +104,7 @@ def page(browser, live_server):
 
 @pytest.fixture
 def open_page(browser, live_server):
-    """open_page(viewport="desktop"|"phone", color_scheme="light"|"dark", user=None): a new page in a
+    """open_page(viewport="desktop"|"phone"|"narrow"|"wide", color_scheme="light"|"dark", user=None): a new page in a
     context of its own, signed in as `user` when given. Each fails the test on console errors
     and failed requests when it closes."""
     pages = []
