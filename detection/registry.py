@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import threading
 from dataclasses import asdict, dataclass
@@ -284,6 +285,11 @@ def _install_members(manifest_file: Path, manifest_url: str, on_progress) -> Non
             raise DetectorInstallError(f"member {member.file}: {error}") from None
 
 
+def _release_order(path: Path) -> list:
+    """Sort key comparing the numbers in a file name as numbers: v10 after v9."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
+
+
 def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str, str]]:
     """Register every checkpoint in the models folder not registered yet, and re-register in
     place those whose file changed under the same name (an update pulled with the code, or
@@ -295,9 +301,11 @@ def detectors_scan() -> tuple[list[DetectorModel], list[DetectorModel], dict[str
     registered, updated, problems = [], [], {}
     by_file = {detector.file: detector for detector in DetectorModel.objects.all()}
     models_dir = settings.DFD_MODELS_DIR
-    # Ensembles first: on a fresh install the ensemble, not one of its members, becomes the default
-    # (registering it registers its members too).
-    paths = sorted(models_dir.glob("*"), key=lambda p: (p.suffix != MANIFEST_SUFFIX, p.name)) if models_dir.exists() else []
+    # Ensembles first, the latest release first (dfd-ensemble-v3 before v2): on a fresh install it, not
+    # an older ensemble or one of its members, becomes the default (registering it registers its members).
+    found = sorted(models_dir.glob("*")) if models_dir.exists() else []
+    paths = sorted((p for p in found if p.suffix == MANIFEST_SUFFIX), key=_release_order, reverse=True)
+    paths += [p for p in found if p.suffix != MANIFEST_SUFFIX]
     for path in paths:
         if path.suffix not in DETECTOR_SUFFIXES or not path.is_file():
             continue

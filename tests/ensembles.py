@@ -13,7 +13,8 @@ from detection.engine.model import BackboneLSTM
 MEMBERS = (("member-a", 112, 2.0, 1.0), ("member-b", 128, 0.5, 2.0))  # name, input size, temperature, weight
 
 
-def write_tiny_ensemble(folder: Path, name: str = "tiny-ensemble") -> Path:
+def write_tiny_ensemble(folder: Path, name: str = "tiny-ensemble",
+                        description: str = "Two random-weight members (tests).") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     members = []
     for seed, (member, size, temperature, weight) in enumerate(MEMBERS):
@@ -28,5 +29,5 @@ def write_tiny_ensemble(folder: Path, name: str = "tiny-ensemble") -> Path:
         members.append((path, weight))
     manifest = folder / f"{name}.json"
     write_manifest(manifest, members, Calibration(temperature=1.5, likely_at=0.55, clear_below=0.45),
-                   description="Two random-weight members (tests).", metrics={"test_half": {"auc": 0.5}})
+                   description=description, metrics={"test_half": {"auc": 0.5}})
     return manifest

@@ -119,6 +119,16 @@ def test_a_fresh_install_scan_makes_the_ensemble_the_default(models_dir, ensembl
     assert registry.detectors_scan() == ([], [], {})
 
 
+def test_a_fresh_install_scan_makes_the_latest_ensemble_release_the_default(models_dir, ensemble_folder):
+    shutil.copytree(ensemble_folder, models_dir)
+    (models_dir / "tiny-ensemble.json").unlink()
+    for release in ("tiny-ensemble-v9", "tiny-ensemble-v10"):  # v10 is later, though it sorts first as text
+        write_tiny_ensemble(models_dir, name=release, description=f"Release {release} (tests).")
+    registered, _, problems = registry.detectors_scan()
+    assert not problems and {"tiny-ensemble-v9", "tiny-ensemble-v10"} <= {d.name for d in registered}
+    assert registry.detector_resolve().name == "tiny-ensemble-v10"
+
+
 def test_the_committed_models_folder_gives_the_ensemble_as_default(models_dir, settings):
     from pathlib import Path
 
