@@ -139,8 +139,9 @@ def member_card(manifest_name: str, trained: dict, calibrated: dict) -> str:
     low, high = test["auc_95"]
     return f"""# {trained['name']}
 
-A member of the default ensemble `{manifest_name}` (its card has the side-by-side figures): {MEMBER_NOTES[trained['name']]}.
-EfficientNet-Lite0 + LSTM (mean-pooled), 112 px face crops, float16 weights. sha256 `{trained['sha256']}`.
+A member of the default ensemble `{manifest_name}` (its card has the side-by-side figures):
+{MEMBER_NOTES[trained['name']]}. EfficientNet-Lite0 + LSTM (mean-pooled), 112 px face crops, float16
+weights. sha256 `{trained['sha256']}`.
 
 Trained on a 2-core CPU in {trained['train_minutes']:.0f} minutes of wall time (a machine shared with other jobs):
 

