@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from tests.helpers import PASSWORD
 
@@ -17,7 +18,8 @@ def test_sign_up_sign_out_and_sign_in_in_a_real_browser(page, screenshot):
     page.fill("#id_password1", "short")
     page.fill("#id_password2", "short")
     page.get_by_role("button", name="Create account").click()
-    assert page.locator(".field__error").first.is_visible()
+    # The form comes back at the same address: wait for the answer, not for a URL.
+    expect(page.locator(".field__error").first).to_be_visible()
     assert "too short" in page.locator(".field--error").first.inner_text()
 
     page.fill("#id_password1", PASSWORD)
