@@ -161,8 +161,11 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
         "reliability_before": reliability(test_raw, test_labels),
         "reliability_after": reliability(test_calibrated, test_labels),
         "bands": band_report(test_calibrated, test_labels, calibration)}})
+    # What a choice between these detectors (or recipes) may look at: AUC on the validation half.
+    validation_auc = {condition: {name: roc_auc(*zip(*[(f, p) for f, p, _, _ in by_name[name].values()]))
+                                  for name in names} for condition, by_name in scores["validation"].items()}
     return {"members": names, "checkpoints": [str(c) for c in checkpoints], "weights": list(chosen_weights),
-            "calibration": calibration.to_dict(), "table": table,
+            "calibration": calibration.to_dict(), "table": table, "validation_auc": validation_auc,
             "split": {"val_fraction": val_fraction, "seed": seed, "validation_samples": len(validation),
                       "test_samples": len(test)}}
 
@@ -210,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "compare.json").write_text(json.dumps(result, indent=1))
     (out / "compare.md").write_text(markdown_table(result) + "\n")
     print(markdown_table(result))
-    print(json.dumps({"weights": dict(zip(result["members"], result["weights"], strict=True)),
+    print(json.dumps({"validation_auc": result["validation_auc"],
+                      "weights": dict(zip(result["members"], result["weights"], strict=True)),
                       "calibration": {k: v for k, v in result["calibration"].items() if k != "metrics"}}, indent=1))
     if args.ensemble:
         members = [(c, w) for c, w in zip(args.checkpoints, result["weights"], strict=True) if w > 0]

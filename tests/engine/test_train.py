@@ -186,6 +186,9 @@ def test_compare_builds_an_ensemble_on_validation_and_reports_test_per_compressi
         assert list(by_name) == ["first", "second", "ensemble"]
         assert all(len(figures["overall"]["auc_95"]) == 2 for figures in by_name.values())
     assert "| H.264 c40 | ensemble |" in (tmp_path / "report" / "compare.md").read_text()
+    # what a choice may look at: each detector's AUC on the validation half, per compression
+    assert list(result["validation_auc"]) == list(result["table"])
+    assert all(set(by_name) == {"first", "second"} for by_name in result["validation_auc"].values())
     ensemble = load_detector(manifest, device="cpu")
     assert [w for w in result["weights"] if w > 0] == ensemble.weights
     assert ensemble.calibration.to_dict()["temperature"] == result["calibration"]["temperature"]
