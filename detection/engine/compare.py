@@ -5,8 +5,9 @@ only. Plain PyTorch, no Django.
 The held-out split of the training corpus (grouped by source video; every checkpoint compared
 must have been trained with the same split) is cut again, by source video, into a validation
 half and a test half (``datasets.halves``). On the validation half, and only there: each
-member's weight in the ensemble (a small grid), the ensemble's temperature and its two band
-thresholds. The test half is only reported on: ROC AUC with a bootstrap 95% interval over
+member's weight in the ensemble (a small grid, by method-balanced AUC: the mean over manipulation
+methods of each method's AUC against all reals, so that the corpus's many DFDC fakes do not
+decide alone), the ensemble's temperature and its two band thresholds. The test half is only reported on: ROC AUC with a bootstrap 95% interval over
 videos, overall, per source, per manipulation method and per compression, for each member
 and the ensemble in one table.
 
@@ -98,8 +99,21 @@ def breakdown(scored: dict[str, tuple[int, float, str, str]]) -> dict:
     }
 
 
+def method_balanced_auc(labels: Sequence[int], probabilities: Sequence[float], methods: Sequence[str]) -> float | None:
+    """The mean over manipulation methods of the AUC of that method's fakes against all the reals:
+    each kind of fake counts the same, however many of them the corpus happens to hold."""
+    reals = [p for label, p in zip(labels, probabilities, strict=True) if not label]
+    aucs = []
+    for method in sorted({m for label, m in zip(labels, methods, strict=True) if label}):
+        fakes = [p for label, p, m in zip(labels, probabilities, methods, strict=True) if label and m == method]
+        aucs.append(roc_auc([1] * len(fakes) + [0] * len(reals), fakes + reals))
+    aucs = [a for a in aucs if a is not None]
+    return float(np.mean(aucs)) if aucs else None
+
+
 def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir: str, device: str = "auto",
-            precision: float = 0.9, miss_rate: float = 0.1, progress: bool = True) -> dict:
+            precision: float = 0.9, miss_rate: float = 0.1, choose_by: str = "methods", progress: bool = True) -> dict:
+    """choose_by: "methods" (weights by method-balanced AUC on validation) or "pooled" (by plain AUC)."""
     metas = [load_checkpoint(c).metadata.metrics.get("training", {}) for c in checkpoints]
     splits = {(m.get("val_fraction", 0.2), m.get("seed", 0)) for m in metas}
     if len(splits) != 1:
@@ -122,17 +136,25 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
                                        for name, c in zip(names, checkpoints, strict=True)}
 
     # Choices, on the validation half only, pooled over the three compressions.
-    def pooled(half: str, weights: Sequence[float]) -> tuple[list[int], list[float]]:
-        labels, probabilities = [], []
+    def pooled(half: str, weights: Sequence[float]) -> tuple[list[int], list[float], list[str]]:
+        labels, probabilities, methods = [], [], []
         for by_name in scores[half].values():
-            for unit, (is_fake, *_rest) in by_name[names[0]].items():
+            for unit, (is_fake, _, _, method) in by_name[names[0]].items():
                 labels.append(is_fake)
                 probabilities.append(combine([by_name[n][unit][1] for n in names], list(weights)))
-        return labels, probabilities
+                methods.append(method)
+        return labels, probabilities, methods
 
-    candidates = [w for w in itertools.product(WEIGHT_GRID, repeat=len(names)) if sum(w) > 0]
-    chosen_weights = max(candidates, key=lambda w: (roc_auc(*pooled("validation", w)) or 0, sum(x > 0 for x in w)))
-    labels, raw = pooled("validation", chosen_weights)
+    candidates = []
+    for weights in (w for w in itertools.product(WEIGHT_GRID, repeat=len(names)) if sum(w) > 0):
+        labels, probabilities, methods = pooled("validation", weights)
+        candidates.append({"weights": list(weights), "pooled_auc": roc_auc(labels, probabilities),
+                           "method_balanced_auc": method_balanced_auc(labels, probabilities, methods)})
+    criterion = {"methods": "method_balanced_auc", "pooled": "pooled_auc"}[choose_by]
+    candidates.sort(key=lambda c: (c[criterion] or 0, c["pooled_auc"] or 0, sum(x > 0 for x in c["weights"])),
+                    reverse=True)
+    chosen_weights = candidates[0]["weights"]
+    labels, raw, _ = pooled("validation", chosen_weights)
     temperature = fit_temperature(raw, labels)
     scaled = Calibration(temperature=temperature)
     clear_below, likely_at = choose_thresholds([scaled.probability(p) for p in raw], labels,
@@ -151,7 +173,7 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
                                                               list(chosen_weights))), s, m)
                     for unit, (f, _, s, m) in by_name[names[0]].items()}
         table[condition]["ensemble"] = breakdown(ensemble)
-    test_labels, test_raw = pooled("test", chosen_weights)
+    test_labels, test_raw, _ = pooled("test", chosen_weights)
     test_calibrated = [calibration.probability(p) for p in test_raw]
     calibration = replace(calibration, metrics={"test_half": {
         "videos": len(test_labels), "fakes": sum(test_labels), "conditions": list(CONDITIONS),
@@ -166,6 +188,7 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
                                   for name in names} for condition, by_name in scores["validation"].items()}
     return {"members": names, "checkpoints": [str(c) for c in checkpoints], "weights": list(chosen_weights),
             "calibration": calibration.to_dict(), "table": table, "validation_auc": validation_auc,
+            "choice": {"criterion": criterion, "candidates": candidates[:10]},
             "split": {"val_fraction": val_fraction, "seed": seed, "validation_samples": len(validation),
                       "test_samples": len(test)}}
 
@@ -202,9 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="var/compare", help="folder for compare.json and compare.md")
     p.add_argument("--ensemble", default="", help="write the ensemble's manifest here (beside its members)")
     p.add_argument("--description", default="", help="the manifest's one-line description")
+    p.add_argument("--choose-by", default="methods", choices=["methods", "pooled"],
+                   help="the ensemble's weights by method-balanced AUC (each kind of fake counts the same, the "
+                        "default) or by plain AUC over all validation videos")
     args = p.parse_args(argv)
     try:
-        result = compare(args.checkpoints, args.data, cache_dir=args.cache_dir, device=args.device)
+        result = compare(args.checkpoints, args.data, cache_dir=args.cache_dir, device=args.device,
+                         choose_by=args.choose_by)
     except (ValueError, FileNotFoundError) as error:
         log.error("%s", error)
         return 2
@@ -213,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "compare.json").write_text(json.dumps(result, indent=1))
     (out / "compare.md").write_text(markdown_table(result) + "\n")
     print(markdown_table(result))
-    print(json.dumps({"validation_auc": result["validation_auc"],
+    print(json.dumps({"validation_auc": result["validation_auc"], "choice": result["choice"]["candidates"][:3],
                       "weights": dict(zip(result["members"], result["weights"], strict=True)),
                       "calibration": {k: v for k, v in result["calibration"].items() if k != "metrics"}}, indent=1))
     if args.ensemble:

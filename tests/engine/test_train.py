@@ -189,9 +189,21 @@ def test_compare_builds_an_ensemble_on_validation_and_reports_test_per_compressi
     # what a choice may look at: each detector's AUC on the validation half, per compression
     assert list(result["validation_auc"]) == list(result["table"])
     assert all(set(by_name) == {"first", "second"} for by_name in result["validation_auc"].values())
+    best = result["choice"]["candidates"][0]
+    assert result["choice"]["criterion"] == "method_balanced_auc" and best["weights"] == result["weights"]
     ensemble = load_detector(manifest, device="cpu")
     assert [w for w in result["weights"] if w > 0] == ensemble.weights
     assert ensemble.calibration.to_dict()["temperature"] == result["calibration"]["temperature"]
+
+
+def test_method_balanced_auc_counts_each_kind_of_fake_the_same():
+    from detection.engine.compare import method_balanced_auc
+
+    # 4 reals; method A's 3 fakes are all caught (AUC 1), method B's one fake ranks below every real (AUC 0)
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    probabilities = [0.1, 0.2, 0.3, 0.4, 0.9, 0.8, 0.7, 0.05]
+    methods = ["none"] * 4 + ["A", "A", "A", "B"]
+    assert method_balanced_auc(labels, probabilities, methods) == pytest.approx(0.5)  # pooled AUC would be 0.75
 
 
 def test_fine_tuning_starts_from_a_checkpoint_of_the_same_architecture(trained, tiny_deepfake_dataset, tmp_path,
