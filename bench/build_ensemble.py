@@ -122,12 +122,13 @@ Note: v1's own epoch was chosen, before this split existed, on the whole held-ou
 its figures here are therefore slightly optimistic, and so is anything built on v1.
 
 ## Calibration and bands
-Temperature {calibration['temperature']:.3f}; "manipulation likely" from {calibration['likely_at']:.3f},
-"no manipulation found" below {calibration['clear_below']:.3f} (targets: precision 90%, miss rate 10%, on the
-validation half pooled over the three compressions). On the test half, pooled over the three compressions
-({test['videos']} scored videos, {test['fakes']} fakes): AUC {test['auc']:.3f}; expected calibration error
-{test['ece_before']:.3f} before and {test['ece_after']:.3f} after the ensemble's temperature (each member's score is
-already calibrated before they are combined, so there is little left to correct); {band_line(test['bands'])}
+Platt scaling of the combined logit, sigmoid(logit / T + b), with T = {calibration['temperature']:.3f} and
+b = {calibration['bias']:.3f}; "manipulation likely" from {calibration['likely_at']:.3f}, "no manipulation found"
+below {calibration['clear_below']:.3f} (targets: precision 90%, miss rate 10%); all fitted on the validation half
+pooled over the three compressions, where the expected calibration error went from
+{result['validation_ece']['before']:.3f} to {result['validation_ece']['after']:.3f}. On the test half, pooled over
+the three compressions ({test['videos']} scored videos, {test['fakes']} fakes): AUC {test['auc']:.3f}; expected
+calibration error {test['ece_before']:.3f} before and {test['ece_after']:.3f} after; {band_line(test['bands'])}
 
 Reliability diagram (test half, after calibration):
 

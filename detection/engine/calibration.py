@@ -2,7 +2,9 @@
 
 A detector's raw probability of FAKE is often over-confident (a compressed fake read as
 "authentic, 94%"). Temperature scaling divides the logit by one number T fitted on validation
-data (T > 1 softens, T < 1 sharpens; the ranking, and so the AUC, never changes). Two
+data (T > 1 softens, T < 1 sharpens; the ranking, and so the AUC, never changes). Platt
+scaling adds a bias b after it, sigmoid(logit(p) / T + b), for scores that lean to one side
+(an ensemble's weighted logits can). Two
 thresholds on the calibrated probability then make three bands, each chosen to mean what it
 says on validation data:
 
@@ -42,6 +44,7 @@ class Calibration:
     # What the thresholds were chosen for, and what they gave, on validation data (for the card).
     fitted_on: str = ""
     metrics: dict | None = None
+    bias: float = 0.0  # Platt scaling's shift of the scaled logit (0: temperature scaling alone)
 
     def __post_init__(self):
         if not self.temperature > 0:
@@ -50,9 +53,9 @@ class Calibration:
             raise ValueError(f"need 0 <= clear_below ({self.clear_below}) <= likely_at ({self.likely_at}) <= 1")
 
     def probability(self, raw: float) -> float:
-        if self.temperature == 1.0:
+        if self.temperature == 1.0 and self.bias == 0.0:
             return float(raw)  # exactly: the seed's reproduction compares these to 1e-4
-        return float(sigmoid(logit(raw) / self.temperature))
+        return float(sigmoid(logit(raw) / self.temperature + self.bias))
 
     def band(self, probability: float) -> str:
         """The band of a calibrated probability."""
@@ -93,6 +96,28 @@ def fit_temperature(probabilities: Sequence[float], labels: Sequence[int]) -> fl
             low, a = a, b
             b = low + ratio * (high - low)
     return math.exp((low + high) / 2)
+
+
+def fit_platt(probabilities: Sequence[float], labels: Sequence[int]) -> tuple[float, float]:
+    """(T, b) minimising the negative log-likelihood of sigmoid(logit(p) / T + b), label 1 =
+    fake: a logistic regression on the logit, by Newton's method. Falls back to temperature
+    scaling alone (b = 0) when the slope comes out not positive (scores that rank backwards)."""
+    z = logit(probabilities)
+    y = np.asarray(labels, dtype=np.float64)
+    features = np.stack([z, np.ones_like(z)], axis=1)
+    params = np.array([1.0, 0.0])
+    for _ in range(100):
+        p = sigmoid(features @ params)
+        gradient = features.T @ (p - y)
+        hessian = features.T @ (features * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        params -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    slope, bias = params
+    if not slope > 0 or not np.isfinite(params).all():
+        return fit_temperature(probabilities, labels), 0.0
+    return float(1 / slope), float(bias)
 
 
 def reliability(probabilities: Sequence[float], labels: Sequence[int], bins: int = 10) -> list[dict]:

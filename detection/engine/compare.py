@@ -7,9 +7,10 @@ must have been trained with the same split) is cut again, by source video, into 
 half and a test half (``datasets.halves``). On the validation half, and only there: each
 member's weight in the ensemble (a small grid, by method-balanced AUC: the mean over manipulation
 methods of each method's AUC against all reals, so that the corpus's many DFDC fakes do not
-decide alone), the ensemble's temperature and its two band thresholds. The test half is only reported on: ROC AUC with a bootstrap 95% interval over
-videos, overall, per source, per manipulation method and per compression, for each member
-and the ensemble in one table.
+decide alone), the ensemble's Platt scaling (temperature and bias) and its two band thresholds.
+The test half is only reported on: ROC AUC with a bootstrap 95% interval over videos, overall,
+per source, per manipulation method and per compression, for each member and the ensemble in
+one table.
 
 Compression is applied to the cached face crops (a video's crops as one H.264 clip, an image's
 as one frame): what a c23 or c40 encode does to the face region, though not to the face
@@ -41,7 +42,7 @@ from detection.engine.calibration import (
     band_report,
     choose_thresholds,
     expected_calibration_error,
-    fit_temperature,
+    fit_platt,
     reliability,
 )
 from detection.engine.checkpoint import load_checkpoint
@@ -155,15 +156,18 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
                     reverse=True)
     chosen_weights = candidates[0]["weights"]
     labels, raw, _ = pooled("validation", chosen_weights)
-    temperature = fit_temperature(raw, labels)
-    scaled = Calibration(temperature=temperature)
-    clear_below, likely_at = choose_thresholds([scaled.probability(p) for p in raw], labels,
-                                               precision=precision, miss_rate=miss_rate)
+    # Platt scaling: weighted member logits can lean to one side, which a temperature cannot move.
+    temperature, bias = fit_platt(raw, labels)
+    scaled = Calibration(temperature=temperature, bias=bias)
+    validation_calibrated = [scaled.probability(p) for p in raw]
+    clear_below, likely_at = choose_thresholds(validation_calibrated, labels, precision=precision, miss_rate=miss_rate)
     calibration = Calibration(
-        temperature=temperature, likely_at=likely_at, clear_below=clear_below,
+        temperature=temperature, bias=bias, likely_at=likely_at, clear_below=clear_below,
         fitted_on="the validation half of the grouped held-out split, as uploaded and re-encoded at H.264 c23 and "
-                  f"c40 (members' weights, temperature and thresholds chosen there); targets: precision "
+                  f"c40 (members' weights, Platt scaling and thresholds chosen there); targets: precision "
                   f"{precision:.0%} for 'manipulated', miss rate {miss_rate:.0%} for 'no manipulation found'")
+    validation_ece = {"before": expected_calibration_error(raw, labels),
+                      "after": expected_calibration_error(validation_calibrated, labels)}
 
     table = {}
     for condition in CONDITIONS:
@@ -188,7 +192,7 @@ def compare(checkpoints: Sequence[str | Path], data: Sequence[str], *, cache_dir
                                   for name in names} for condition, by_name in scores["validation"].items()}
     return {"members": names, "checkpoints": [str(c) for c in checkpoints], "weights": list(chosen_weights),
             "calibration": calibration.to_dict(), "table": table, "validation_auc": validation_auc,
-            "choice": {"criterion": criterion, "candidates": candidates[:10]},
+            "choice": {"criterion": criterion, "candidates": candidates[:10]}, "validation_ece": validation_ece,
             "split": {"val_fraction": val_fraction, "seed": seed, "validation_samples": len(validation),
                       "test_samples": len(test)}}
 

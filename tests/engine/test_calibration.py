@@ -12,6 +12,7 @@ from detection.engine.calibration import (
     band_report,
     choose_thresholds,
     expected_calibration_error,
+    fit_platt,
     fit_temperature,
     reliability,
     sigmoid,
@@ -27,6 +28,22 @@ def test_temperature_fits_an_over_confident_score():
     temperature = fit_temperature(probabilities, labels)
     assert temperature == pytest.approx(2 / math.log(3), rel=1e-4)
     assert Calibration(temperature=temperature).probability(high) == pytest.approx(0.75, abs=1e-4)
+
+
+def test_platt_scaling_fits_a_score_that_leans_to_one_side():
+    # Items at logit +1 are fakes 3 times in 4, items at logit -1 half the time. Two points, two
+    # parameters: the fit matches both shares, a + b = ln 3 and -a + b = 0, so the slope a = 1 / T
+    # and the bias b are both ln(3) / 2, and T = 2 / ln 3 = 1.8205.
+    high, low = float(sigmoid(1.0)), float(sigmoid(-1.0))
+    probabilities = [high] * 4 + [low] * 4
+    labels = [1, 1, 1, 0] + [1, 0, 1, 0]
+    temperature, bias = fit_platt(probabilities, labels)
+    assert temperature == pytest.approx(2 / math.log(3), rel=1e-6)
+    assert bias == pytest.approx(math.log(3) / 2, rel=1e-6)
+    calibration = Calibration(temperature=temperature, bias=bias)
+    assert calibration.probability(high) == pytest.approx(0.75) and calibration.probability(low) == pytest.approx(0.5)
+    # Temperature scaling alone cannot move the middle: 0.5 stays 0.5.
+    assert Calibration(temperature=fit_temperature(probabilities, labels)).probability(0.5) == pytest.approx(0.5)
 
 
 def test_temperature_keeps_the_ranking_and_one_is_the_identity():

@@ -57,21 +57,22 @@ def test_judges_an_astronaut_video(tmp_path):
     assert prediction.heatmaps and prediction.heatmaps[0].cam.shape == (112, 112)
 
 
-ENSEMBLE = ROOT / "models" / "dfd-ensemble-v2.json"
+ENSEMBLES = sorted((ROOT / "models").glob("dfd-ensemble-v*.json"))
 
 
-@pytest.mark.skipif(not ENSEMBLE.is_file(), reason="the default ensemble is not in models/ (not committed here)")
-def test_the_default_ensemble_is_pinned_small_carded_and_judges_with_every_member(tmp_path):
+@pytest.mark.skipif(not ENSEMBLES, reason="no default ensemble in models/ (not committed here)")
+@pytest.mark.parametrize("committed", ENSEMBLES, ids=[path.stem for path in ENSEMBLES])
+def test_the_committed_ensembles_are_pinned_small_carded_and_judge_with_every_member(tmp_path, committed):
     from detection.engine.detector import load_detector, read_definition
 
-    manifest = read_definition(ENSEMBLE)  # every member present with the sha256 the manifest names
+    manifest = read_definition(committed)  # every member present with the sha256 the manifest names
     sizes = [manifest.member_path(m).stat().st_size for m in manifest.members]
     assert len(sizes) >= 2 and max(sizes) <= 10.5 * 1e6 and sum(sizes) <= 31.5 * 1e6  # fp16, <= 10 MiB / 30 MiB
-    card = ENSEMBLE.with_suffix(".md").read_text()
+    card = committed.with_suffix(".md").read_text()
     assert manifest.sha256 in card and all(m.sha256 in card or m.name in card for m in manifest.members)
     assert manifest.metrics["comparison"]["table"]["H.264 c40"]["ensemble"]["overall"]["auc"] is not None
 
-    ensemble = load_detector(ENSEMBLE, device="cpu")
+    ensemble = load_detector(committed, device="cpu")
     prediction = ensemble.predict(videos.face_video(tmp_path / "astronaut.mp4", seconds=1.0), frames=8)
     assert prediction.label in ("real", "fake") and prediction.band in ("manipulated", "inconclusive",
                                                                          "no_manipulation")
