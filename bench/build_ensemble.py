@@ -62,6 +62,8 @@ def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict
     weights = dict(zip(result["members"], result["weights"], strict=True))
     rows = "\n".join(f"| `{name}` | {weight:g} | {MEMBER_NOTES[name]} |" for name, weight in weights.items())
     kept = sum(weight > 0 for weight in weights.values())
+    per_method = next(iter(result["table"]["as uploaded"].values()))["per_method"]
+    thin = ", ".join(f"{method} {row['fakes']}" for method, row in per_method.items() if row["fakes"] < 10)
     choices = "\n".join(f"| {', '.join(f'{w:g}' for w in c['weights'])} | {c['method_balanced_auc']:.3f} | "
                         f"{c['pooled_auc']:.3f} |" for c in result["choice"]["candidates"][:5])
     training = "\n\n".join(
@@ -75,9 +77,9 @@ def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict
 
 The default detector of a fresh install: **{kept} EfficientNet-Lite0 + LSTM checkpoints** that judge the same
 faces; each member's video score is calibrated by its own temperature, turned into a logit, and the logits are
-averaged with the weights below; the ensemble's own temperature and two thresholds (fitted on validation data)
-give the probability and the verdict band. Manifest sha256 `{manifest_sha}`; it pins each member by sha256, so
-that hash says exactly which weights judged.
+averaged with the weights below; the ensemble's own Platt scaling and two thresholds (fitted on validation data)
+give the probability and the verdict band. Manifest sha256 `{manifest_sha}`; it pins each member by sha256,
+so that hash says exactly which weights judged.
 
 | member | weight | what it contributes |
 | --- | --- | --- |
@@ -137,8 +139,9 @@ Reliability diagram (test half, after calibration):
 {reliability}
 
 ## Known weak spots
-- The corpus has almost no FaceForensics++ and Celeb-DF material: the per-method rows for those rest on a
-  handful of videos (wide intervals), and Face2Face, FaceSwap and NeuralTextures are absent from training.
+- The corpus has almost no FaceForensics++ and Celeb-DF material, and Face2Face, FaceSwap and NeuralTextures are
+  absent from training. Per-method rows resting on few fake videos say little beyond those videos (in the test
+  half: {thin}); with one or two fakes the bootstrap interval shows only how the reals vary, and is far too narrow.
 - The compression figures re-encode face crops, not whole frames: face finding on a re-encoded frame is not
   part of them.
 - A still photo's faces are judged by the frame model with the video calibration: the closest reading there is.

@@ -55,7 +55,7 @@ from tests import videos
 from tests.engine import seed_reference
 
 DEFAULT_CHECKPOINT = ROOT / "models" / "dfd-efficientnet-lite0-v1.pt"
-DEFAULT_ENSEMBLE = ROOT / "models" / "dfd-ensemble-v2.json"
+DEFAULT_ENSEMBLE = ROOT / "models" / "dfd-ensemble-v3.json"
 STAGES = ("decode", "faces", "model", "cam", "total", "cpu")
 CACHE_VERSION = 1  # bump when the clips' content changes
 

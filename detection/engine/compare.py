@@ -17,7 +17,7 @@ as one frame): what a c23 or c40 encode does to the face region, though not to t
 finding that a full re-encoded frame would also change.
 
     python -m detection.engine.compare models/a.pt var/train/b/best.pt --data ../shared/data/train \\
-        --cache-dir var/facecache/corpus --out var/compare --ensemble models/dfd-ensemble-v2.json
+        --cache-dir var/facecache/corpus --out var/compare --ensemble models/mine.json
 """
 
 from __future__ import annotations

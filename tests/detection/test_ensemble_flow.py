@@ -133,10 +133,10 @@ def test_the_committed_models_folder_gives_the_ensemble_as_default(models_dir, s
     from pathlib import Path
 
     committed = Path(settings.BASE_DIR) / "models"
-    if not (committed / "dfd-ensemble-v2.json").is_file():
+    if not (committed / "dfd-ensemble-v3.json").is_file():
         pytest.skip("the default ensemble is not in models/ (not committed here)")
     shutil.copytree(committed, models_dir)
     call_command("install_model", "--scan")
     default = registry.detector_resolve()
-    assert default.name == "dfd-ensemble-v2" and default.is_ensemble and default.description.startswith("# ")
+    assert default.name == "dfd-ensemble-v3" and default.is_ensemble and default.description.startswith("# ")
     assert {m["name"] for m in default.members} <= set(DetectorModel.objects.values_list("name", flat=True))
