@@ -56,7 +56,7 @@ def band_line(bands: dict) -> str:
             f"{'n/a' if miss is None else f'{miss:.3f}'}.")
 
 
-def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict]) -> str:
+def card(manifest_name: str, result: dict, manifest_sha: str, trained: dict) -> str:
     calibration = result["calibration"]
     test = calibration["metrics"]["test_half"]
     weights = dict(zip(result["members"], result["weights"], strict=True))
@@ -66,10 +66,10 @@ def card(manifest_name: str, result: dict, manifest_sha: str, trained: list[dict
     thin = ", ".join(f"{method} {row['fakes']}" for method, row in per_method.items() if row["fakes"] < 10)
     choices = "\n".join(f"| {', '.join(f'{w:g}' for w in c['weights'])} | {c['method_balanced_auc']:.3f} | "
                         f"{c['pooled_auc']:.3f} |" for c in result["choice"]["candidates"][:5])
-    training = "\n\n".join(
-        f"`{t['name']}` (sha256 `{t['sha256']}`): {t['train_minutes']:.0f} minutes of wall time on this 2-core "
-        f"CPU, on a machine shared with other jobs (the epoch kept is the best by video AUC on the validation half "
-        f"only):\n\n    python -m detection.engine.train {t['train_command']}" for t in trained)
+    training = (
+        f"`{trained['name']}` (sha256 `{trained['sha256']}`): {trained['train_minutes']:.0f} minutes of wall time on "
+        f"this 2-core CPU, on a machine shared with other jobs (the epoch kept is the best by video AUC on the "
+        f"validation half only):\n\n    python -m detection.engine.train {trained['train_command']}")
     reliability = "\n".join(
         f"| {row['low']:.1f}-{row['high']:.1f} | {row['count']} | {row['predicted']:.2f} | {row['observed']:.2f} |"
         for row in test["reliability_after"])
@@ -106,8 +106,8 @@ Each member's own card has its recipe.
 ## Training
 {training}
 
-Then `python bench/build_ensemble.py` (calibration, comparison, manifest, these cards): about 15 minutes here.
-v1's own recipe is in its card. On a GPU each takes a few minutes; the commands are the same with
+Then `python bench/build_ensemble.py` (calibration, comparison, manifest, these cards): about 4 minutes here.
+The other members' recipes are in their cards. On a GPU each takes a few minutes; the commands are the same with
 `--device cuda --workers 8`.
 
 ## Test figures
@@ -222,7 +222,7 @@ def main() -> int:
         metrics={"comparison": {"table": result["table"], "weights": result["weights"], "split": result["split"]}})
     read_manifest(manifest)  # every member there with its hash
     released.with_suffix(".md").write_text(member_card(args.manifest, trained, calibrated))
-    manifest.with_suffix(".md").write_text(card(args.manifest, result, manifest_sha, [trained]))
+    manifest.with_suffix(".md").write_text(card(args.manifest, result, manifest_sha, trained))
     say(f"wrote {manifest.name} (sha256 {manifest_sha}) and its card; weights "
         f"{dict(zip(result['members'], result['weights'], strict=True))}")
     return 0
