@@ -4,9 +4,8 @@ A detector's raw probability of FAKE is often over-confident (a compressed fake 
 "authentic, 94%"). Temperature scaling divides the logit by one number T fitted on validation
 data (T > 1 softens, T < 1 sharpens; the ranking, and so the AUC, never changes). Platt
 scaling adds a bias b after it, sigmoid(logit(p) / T + b), for scores that lean to one side
-(an ensemble's weighted logits can). Two
-thresholds on the calibrated probability then make three bands, each chosen to mean what it
-says on validation data:
+(an ensemble's weighted logits can). Two thresholds on the calibrated probability then make
+three bands, each chosen to mean what it says on validation data:
 
 - ``manipulated``: p >= ``likely_at``, chosen so that the band's precision (the share of
   fakes among what lands there) reaches a target;

@@ -15,8 +15,9 @@ Class index 0 = FAKE, 1 = REAL in both. The backbone is built with ``weights=Non
 ever downloaded; real weights come from a checkpoint.
 
 Backbones (``backbones.py``): ``resnext50`` (the seed's, 2048 features, the default), or
-``efficientnet_lite0``/``1``/``2`` or ``mobilenet_v2`` (1280 features; temporal variant only). Either way the backbone sits
-in ``self.model`` and its output (the last block's feature maps) is Grad-CAM's layer.
+``efficientnet_lite0``/``1``/``2`` or ``mobilenet_v2`` (1280 features; temporal variant only).
+Either way the backbone sits in ``self.model`` and its output (the last block's feature maps)
+is Grad-CAM's layer.
 """
 
 from __future__ import annotations
