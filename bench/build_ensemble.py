@@ -225,6 +225,8 @@ def main() -> int:
     manifest.with_suffix(".md").write_text(card(args.manifest, result, manifest_sha, trained))
     say(f"wrote {manifest.name} (sha256 {manifest_sha}) and its card; weights "
         f"{dict(zip(result['members'], result['weights'], strict=True))}")
+    if result["weights"][-1] == 0:
+        say(f"{released.name} got weight 0 and is not in the ensemble: do not commit it")
     return 0
 
 
